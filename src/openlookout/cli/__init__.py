@@ -1,0 +1,1 @@
+"""The openlookout command line: serve, and a thin client of the public API."""

@@ -1,0 +1,1 @@
+"""Image and mask checks, Ground Truth manifest reading and writing."""

@@ -1,0 +1,1 @@
+"""Background work (dataset imports, later training): in-process workers by default."""

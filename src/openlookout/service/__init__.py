@@ -1,0 +1,1 @@
+"""The rules of the service, one module per resource; framework-free."""

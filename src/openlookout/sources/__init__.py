@@ -1,0 +1,1 @@
+"""Reading user data by reference: s3:// objects, file:// paths under allowed roots, folder imports."""

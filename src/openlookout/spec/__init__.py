@@ -1,0 +1,1 @@
+"""The API model (interface facts only: operations, shapes, constraints) and its loader."""

@@ -1,0 +1,1 @@
+"""Relational storage: tables, migrations, repository functions (SQLite default, PostgreSQL)."""

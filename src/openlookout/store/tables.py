@@ -1,0 +1,125 @@
+"""The relational schema (SQLAlchemy Core tables). Migrations in ``store/migrations`` create it.
+
+Timestamps are stored as float epoch seconds (the wire's format) for exact round trips on both
+SQLite and PostgreSQL. Every resource row carries ``account_id`` and ``region``: the API scopes
+everything to the caller's credential scope.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(512), nullable=False),
+    Column("created_at", Float, nullable=False),
+    # Width x height fixed by the first image imported into the project (all must match).
+    Column("image_width", Integer),
+    Column("image_height", Integer),
+    UniqueConstraint("account_id", "region", "name", name="uq_projects_scope_name"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("dataset_type", String(10), nullable=False),
+    Column("status", String(64), nullable=False),
+    Column("status_message", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    # Bumped on every change of entries: paging tokens remember it to detect a changed dataset.
+    Column("revision", Integer, nullable=False, default=0),
+    UniqueConstraint("project_id", "dataset_type", name="uq_datasets_project_type"),
+)
+
+dataset_entries = Table(
+    "dataset_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("source_ref", Text, nullable=False),
+    # 'normal', 'anomaly' or NULL (unlabeled).
+    Column("label", String(8)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    # Content hashes of the service's own copies in the blob store.
+    Column("image_sha256", String(64), nullable=False),
+    Column("mask_sha256", String(64)),
+    # Anomaly type names present in the mask (JSON list), for the anomaly-type filter and minimums.
+    Column("anomaly_types", JSON),
+    # The entry as a Ground Truth JSON line, exactly as ListDatasetEntries returns it.
+    Column("entry_json", Text, nullable=False),
+    UniqueConstraint("dataset_id", "source_ref", name="uq_entries_dataset_ref"),
+)
+Index("ix_entries_dataset_id_id", dataset_entries.c.dataset_id, dataset_entries.c.id)
+Index("ix_entries_dataset_created", dataset_entries.c.dataset_id, dataset_entries.c.created_at)
+Index("ix_entries_dataset_image", dataset_entries.c.dataset_id, dataset_entries.c.image_sha256)
+
+anomaly_labels = Table(
+    "anomaly_labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("color", String(7), nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_labels_project_name"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resource_arn", String(1011), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("value", String(256), nullable=False),
+    UniqueConstraint("resource_arn", "key", name="uq_tags_arn_key"),
+)
+
+idempotency_tokens = Table(
+    "idempotency_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("params_sha256", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response_json", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "region", "operation", "token", name="uq_idem_scope_token"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # queued -> running -> done | failed
+    Column("state", String(16), nullable=False),
+    Column("error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
