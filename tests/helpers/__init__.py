@@ -1,0 +1,1 @@
+"""Shared test helpers: synthetic images and masks, database fixtures."""
