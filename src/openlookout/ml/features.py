@@ -1,0 +1,149 @@
+"""Patch features: a swappable-weight ResNet backbone and a fixed multi-scale filter bank.
+
+Both produce a feature map on a grid of stride 8 relative to the working image, so that one
+feature vector describes one 8x8 cell with its neighbourhood (receptive field tens of pixels).
+Inputs are float RGB in 0..255 (NCHW); ImageNet normalisation happens inside the module so that
+the exported ONNX graph carries it.
+
+Backbone weights are an input (``weights``): ``"pretrained"`` loads the project's own shipped
+weights (``openlookout.ml.pretrained``), falling back to a seeded random initialisation with a
+logged warning when none are shipped; ``"random"`` is the seeded random initialisation; any other
+string is a path to a torchvision-format state dict file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from openlookout.ml.backbone import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ResNetFeatures,
+    build_backbone,
+    load_state_dict_file,
+)
+
+log = logging.getLogger(__name__)
+
+STRIDE = 8
+
+
+def make_backbone(
+    weights: str = "pretrained", arch: str = "resnet18", seed: int = 0
+) -> tuple[ResNetFeatures, str]:
+    """A ``layer3``-deep backbone with the requested weights; also returns what was loaded."""
+    model = build_backbone(arch, depth=3, seed=seed)
+    source = "random"
+    if weights == "pretrained":
+        loaded = False
+        try:
+            from openlookout.ml.pretrained import load_pretrained
+        except ImportError:
+            pass
+        else:
+            loaded = arch == "resnet18" and load_pretrained(model)
+        if loaded:
+            source = "pretrained"
+        else:
+            log.warning(
+                "no shipped pretrained weights for %s: using a random initialisation (seed %d)", arch, seed
+            )
+    elif weights != "random":
+        load_state_dict_file(model, weights)
+        source = "file"
+    model.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model, source
+
+
+def _gaussian_kernel(sigma: float) -> Tensor:
+    radius = max(1, math.ceil(2.5 * sigma))
+    xs = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-(xs**2) / (2 * sigma**2))
+    return kernel / kernel.sum()
+
+
+class FilterBank(nn.Module):
+    """Fixed hand-made filters at four scales: colour, gradients, Laplacian, local contrast.
+
+    No learned weights: it gives every detector a weight-free description of colour and texture
+    that complements the backbone (which may be randomly initialised). 36 channels.
+    """
+
+    out_channels = 36
+    kernels: Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        dx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
+        lap = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]) / 4.0
+        self.register_buffer("kernels", torch.stack([dx, dx.t(), lap])[:, None])
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x``: normalised RGB (N, 3, H, W) -> (N, 36, H/8, W/8)."""
+        grid = (x.shape[-2] // STRIDE, x.shape[-1] // STRIDE)
+        maps: list[Tensor] = []
+        level = x
+        for _ in range(4):
+            level = F.avg_pool2d(level, 2)
+            gray = level.mean(dim=1, keepdim=True)
+            responses = F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), self.kernels)
+            mean = F.avg_pool2d(level, 3, 1, 1, count_include_pad=False)
+            sq = F.avg_pool2d(level * level, 3, 1, 1, count_include_pad=False)
+            std = torch.sqrt(torch.clamp(sq - mean * mean, min=1e-6))
+            stack = torch.cat([level, responses.abs(), std], dim=1)
+            maps.append(F.interpolate(stack, size=grid, mode="bilinear", align_corners=False))
+        return torch.cat(maps, dim=1)
+
+
+class FeatureExtractor(nn.Module):
+    """Image (0..255 RGB, NCHW) -> patch features (N, C, H/8, W/8).
+
+    ``backbone`` features are ``layer2`` and ``layer3`` (upsampled to the ``layer2`` grid), each
+    averaged over a 3x3 neighbourhood as in PatchCore; the filter bank is appended when enabled.
+    """
+
+    mean: Tensor
+    std: Tensor
+
+    def __init__(self, backbone: ResNetFeatures | None, use_filterbank: bool = True) -> None:
+        super().__init__()
+        if backbone is None and not use_filterbank:
+            raise ValueError("need a backbone, the filter bank, or both")
+        self.backbone = backbone
+        self.filterbank = FilterBank() if use_filterbank else None
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
+        channels = 0
+        if backbone is not None:
+            channels += backbone.out_channels["layer2"] + backbone.out_channels["layer3"]
+        if self.filterbank is not None:
+            channels += FilterBank.out_channels
+        self.out_channels = channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = (x - self.mean) / self.std
+        parts: list[Tensor] = []
+        if self.backbone is not None:
+            layer2, layer3 = self.backbone.forward_stages(x, ["layer2", "layer3"])
+            layer3 = F.interpolate(layer3, size=layer2.shape[-2:], mode="bilinear", align_corners=False)
+            parts.append(F.avg_pool2d(layer2, 3, 1, 1, count_include_pad=False))
+            parts.append(F.avg_pool2d(layer3, 3, 1, 1, count_include_pad=False))
+        if self.filterbank is not None:
+            parts.append(self.filterbank(x))
+        return torch.cat(parts, dim=1)
+
+
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of (N, 1, h, w) maps with replicate padding (ONNX-friendly)."""
+    kernel = _gaussian_kernel(sigma).to(x.dtype)
+    radius = kernel.numel() // 2
+    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1))
+    return F.conv2d(x, kernel.view(1, 1, -1, 1))
