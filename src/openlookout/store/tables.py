@@ -122,4 +122,16 @@ jobs = Table(
     Column("error", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # How many times a worker has started this job (a job interrupted by a stop is re-run).
+    Column("attempts", Integer, nullable=False, default=0),
+)
+Index("ix_jobs_state_id", jobs.c.state, jobs.c.id)
+
+installation = Table(
+    "installation",
+    metadata,
+    # One row per installation-wide value, e.g. the secret that signs pagination tokens.
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

@@ -1,0 +1,264 @@
+"""``JobRunner``: background jobs persisted in the ``jobs`` table and run by in-process worker threads.
+
+Life of a job: ``submit`` stores a ``queued`` row and hands its id to the workers; a worker claims it
+(``running``, attempt counted), calls the handler registered for its kind with ``(runtime, payload)``
+and records ``done`` or ``failed`` (with the error text). A failing handler is logged and recorded;
+it never stops the worker.
+
+Restarts: a job still ``running`` when the server stopped is put back in the queue at start-up and run
+again, so handlers must be re-runnable (idempotent, or able to start over). A job interrupted
+``max_attempts`` times is marked failed instead, and the kind's ``on_failure`` hook (if registered)
+is called so the handler's resource can be put into a final state. Queued jobs whose kind has no
+handler yet wait until ``register`` is called for it.
+
+Use ``submit`` after your own transaction commits, or pass that transaction as ``conn=`` so the job
+row commits (or rolls back) with your changes; never hold a write transaction open on SQLite while
+calling ``submit`` without ``conn``, as the insert would wait on your own lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from openlookout.store import jobs as job_store
+from openlookout.store.jobs import JobRow
+
+if TYPE_CHECKING:
+    from openlookout.service.context import Runtime
+    from openlookout.store.db import Database
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[["Runtime", dict[str, Any]], None]
+FailureHook = Callable[["Runtime", dict[str, Any], str], None]
+
+# How long a worker keeps looking for a job row submitted inside a caller's still-open transaction.
+_UNCOMMITTED_GRACE_S = 120.0
+_RETRY_DELAY_S = 0.05
+
+
+@dataclass
+class _Registration:
+    handler: JobHandler
+    on_failure: FailureHook | None
+
+
+@dataclass
+class _Work:
+    job_id: int
+    first_seen: float
+
+
+class JobRunner:
+    """N worker threads running persisted jobs; see the module docstring for the guarantees."""
+
+    def __init__(self, db: Database, workers: int = 2, *, max_attempts: int = 3) -> None:
+        self.db = db
+        self.workers = max(1, int(workers))
+        self.max_attempts = max_attempts
+        self._runtime: Any = None
+        self._registry: dict[str, _Registration] = {}
+        self._queue: queue.Queue[_Work | Callable[[], None] | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._cond = threading.Condition()
+        self._pending = 0  # queued items handed to workers and not finished
+        self._parked: dict[str, list[int]] = defaultdict(list)  # jobs whose kind is not registered
+        self._given_up: dict[str, list[JobRow]] = defaultdict(list)
+        self._started = False
+        self._stopping = False
+
+    # -- registration and submission ---------------------------------------------------------------
+
+    def register(self, kind: str, fn: JobHandler, *, on_failure: FailureHook | None = None) -> None:
+        """Run jobs of ``kind`` with ``fn``; ``on_failure(runtime, payload, message)`` on final failure.
+
+        Registering the same kind again replaces the handler (so modules may register lazily).
+        """
+        with self._cond:
+            self._registry[kind] = _Registration(fn, on_failure)
+            parked = self._parked.pop(kind, [])
+            given_up = self._given_up.pop(kind, [])
+        for job_id in parked:
+            self._enqueue(job_id)
+        for row in given_up:
+            self._enqueue_call(self._failure_call(row.kind, row.payload, row.error or "interrupted"))
+
+    def is_registered(self, kind: str) -> bool:
+        with self._cond:
+            return kind in self._registry
+
+    def submit(self, kind: str, payload: dict[str, Any], *, conn: Connection | None = None) -> int:
+        """Persist a queued job and schedule it; returns the job id.
+
+        With ``conn`` the row is written in the caller's transaction (it runs once that commits).
+        """
+        if conn is not None:
+            job_id = job_store.insert_job(conn, kind, payload)
+        else:
+            with self.db.begin() as own:
+                job_id = job_store.insert_job(own, kind, payload)
+        self._enqueue(job_id)
+        return job_id
+
+    def job(self, job_id: int) -> JobRow | None:
+        """The persisted state of a job (None if unknown)."""
+        with self.db.begin() as conn:
+            return job_store.get_job(conn, job_id)
+
+    # -- life cycle --------------------------------------------------------------------------------
+
+    def start(self, runtime: Any = None) -> None:
+        """Start the workers; ``runtime`` is what handlers receive. Resumes interrupted jobs."""
+        with self._cond:
+            if self._started:
+                return
+            self._runtime = runtime
+            self._started = True
+            self._stopping = False
+        with self.db.begin() as conn:
+            requeued, given_up = job_store.requeue_interrupted(conn, self.max_attempts)
+            queued = job_store.queued_job_ids(conn)
+        for row in requeued:
+            log.warning("resuming job %s (%s) interrupted by a server stop", row.id, row.kind)
+        for row in given_up:
+            log.error("job %s (%s) was interrupted %s times; marked failed", row.id, row.kind, row.attempts)
+            with self._cond:
+                registered = row.kind in self._registry
+                if not registered:
+                    self._given_up[row.kind].append(row)
+            if registered:
+                message = f"interrupted by a server stop {row.attempts} times"
+                self._enqueue_call(self._failure_call(row.kind, row.payload, message))
+        for job_id in queued:
+            self._enqueue(job_id)
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._work_loop, name=f"openlookout-job-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking work and wait up to ``timeout`` s for running jobs (unfinished ones resume later)."""
+        with self._cond:
+            if not self._started:
+                return
+            self._stopping = True
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = []
+        with self._cond:
+            self._started = False
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no scheduled job is left (True) or ``timeout`` seconds pass (False)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _enqueue(self, job_id: int) -> None:
+        with self._cond:
+            self._pending += 1
+        self._queue.put(_Work(job_id, time.monotonic()))
+
+    def _enqueue_call(self, call: Callable[[], None]) -> None:
+        with self._cond:
+            self._pending += 1
+        self._queue.put(call)
+
+    def _done_one(self) -> None:
+        with self._cond:
+            self._pending -= 1
+            self._cond.notify_all()
+
+    def _work_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                if isinstance(item, _Work):
+                    self._run_job(item)
+                else:
+                    item()
+            except Exception:  # a worker never dies
+                log.exception("job worker error")
+            finally:
+                self._done_one()
+
+    def _run_job(self, work: _Work) -> None:
+        with self.db.begin() as conn:
+            row = job_store.get_job(conn, work.job_id)
+        if row is None:
+            # Submitted inside a transaction that has not committed yet (or rolled back).
+            if time.monotonic() - work.first_seen < _UNCOMMITTED_GRACE_S and not self._stopping:
+                time.sleep(_RETRY_DELAY_S)
+                self._enqueue_existing(work)
+            return
+        if row.state != job_store.QUEUED:
+            return
+        with self._cond:
+            registration = self._registry.get(row.kind)
+            if registration is None:
+                self._parked[row.kind].append(row.id)
+                return
+        with self.db.begin() as conn:
+            if not job_store.claim_job(conn, row.id):
+                return
+        try:
+            registration.handler(self._runtime, dict(row.payload))
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            log.exception("job %s (%s) failed", row.id, row.kind)
+            self._record(row.id, message)
+            self._call_failure_hook(registration, row.payload, message)
+        else:
+            self._record(row.id, None)
+
+    def _enqueue_existing(self, work: _Work) -> None:
+        """Queue the same job again, keeping when it was first seen (for the grace period)."""
+        with self._cond:
+            self._pending += 1
+        self._queue.put(_Work(work.job_id, work.first_seen))
+
+    def _record(self, job_id: int, error: str | None) -> None:
+        try:
+            with self.db.begin() as conn:
+                job_store.finish_job(conn, job_id, error=error)
+        except Exception:
+            log.exception("could not record the outcome of job %s", job_id)
+
+    def _call_failure_hook(self, registration: _Registration, payload: dict[str, Any], message: str) -> None:
+        if registration.on_failure is None:
+            return
+        try:
+            registration.on_failure(self._runtime, dict(payload), message)
+        except Exception:
+            log.exception("failure hook raised")
+
+    def _failure_call(self, kind: str, payload: dict[str, Any], message: str) -> Callable[[], None]:
+        def call() -> None:
+            with self._cond:
+                registration = self._registry.get(kind)
+            if registration is not None:
+                self._call_failure_hook(registration, payload, message)
+
+        return call

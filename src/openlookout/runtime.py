@@ -1,0 +1,77 @@
+"""Build and tear down the server's ``Runtime`` (database, blob store, source reader, job workers).
+
+``build_runtime`` is the composition root: it creates the data directory, migrates the database,
+installs the installation's paging secret, opens the blob store and the source reader, registers
+the job kinds of the service modules and starts the workers (resuming jobs a stop interrupted).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from typing import TYPE_CHECKING
+
+from openlookout.jobs.runner import JobRunner
+from openlookout.service import paging
+from openlookout.service.context import Runtime
+from openlookout.settings import Settings
+from openlookout.store import installation, migrate
+from openlookout.store.db import Database
+
+if TYPE_CHECKING:
+    from openlookout.blobs.base import BlobStore
+    from openlookout.sources.reader import SourceReader
+
+log = logging.getLogger(__name__)
+
+# (module, function) pairs: service modules that own job kinds and the function that registers
+# them on a runner. Called before the workers start so interrupted jobs of those kinds resume at once.
+JOB_REGISTRARS: tuple[tuple[str, str], ...] = (("openlookout.service.dataset_jobs", "register_dataset_jobs"),)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    blobs: BlobStore | None = None,
+    sources: SourceReader | None = None,
+) -> Runtime:
+    """Everything a server needs, started. ``blobs``/``sources`` replace the real ones (tests)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    try:
+        migrate.upgrade(db)
+        paging.install_secret(installation.get_or_create_secret(db))
+        if blobs is None:
+            from openlookout.blobs import open_blob_store
+
+            blobs = open_blob_store(settings.resolved_blob_url, settings.s3_endpoint_url, settings.s3_region)
+        if sources is None:
+            from openlookout.sources.reader import SourceReader
+
+            sources = SourceReader(settings)
+        runner = JobRunner(db, settings.workers)
+        runtime = Runtime(settings=settings, db=db, blobs=blobs, sources=sources, jobs=runner)
+        register_job_kinds(runner)
+        runner.start(runtime)
+    except BaseException:
+        db.dispose()
+        raise
+    return runtime
+
+
+def register_job_kinds(runner: JobRunner) -> None:
+    """Let every module in ``JOB_REGISTRARS`` that exists register its job kinds."""
+    for module_name, function_name in JOB_REGISTRARS:
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        register = getattr(importlib.import_module(module_name), function_name)
+        register(runner)
+
+
+def close_runtime(runtime: Runtime, *, timeout: float = 30.0) -> None:
+    """Stop the workers (waiting up to ``timeout`` s for running jobs) and close the database."""
+    try:
+        runtime.jobs.stop(timeout)
+    finally:
+        runtime.db.dispose()
