@@ -1,0 +1,89 @@
+"""Small HTTP helpers shared by the AWS routes and the extension routes.
+
+Reading the caller's context, reading a body within a byte limit, JSON responses, and the one
+``guarded`` wrapper that turns every failure into the AWS error format (unexpected exceptions
+become a generic ``InternalServerException``; the traceback goes to the log only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openlookout.api.errors import JSON_CONTENT_TYPE, error_response
+from openlookout.api.sigv4 import caller_scope
+from openlookout.errors import InternalServerException, ServiceError, ValidationException
+from openlookout.service.context import RequestContext
+from openlookout.settings import Settings
+
+log = logging.getLogger("openlookout.api")
+
+REQUEST_ID_HEADER = "x-amzn-RequestId"
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def request_context(request: Request, settings: Settings, request_id: str) -> RequestContext:
+    """Account and region of the caller (SigV4 scope or defaults) plus this request's id."""
+    query = dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1")))
+    scope = caller_scope(request.headers, query, settings)
+    return RequestContext(account_id=scope.account_id, region=scope.region, request_id=request_id)
+
+
+async def read_body(request: Request, *, limit: int, require_length: bool = False) -> bytes:
+    """The whole body, refusing more than ``limit`` bytes before reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is None and require_length:
+        raise ValidationException("This request needs a Content-Length header.")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise ValidationException("The Content-Length header is not a number.")
+        if int(declared) > limit:
+            raise ValidationException(
+                f"The request body is {int(declared)} bytes; at most {limit} are accepted."
+            )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ValidationException(f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_response(payload: Any, request_id: str, status_code: int = 200) -> Response:
+    return raw_json_response(json.dumps(payload, separators=(",", ":")), request_id, status_code)
+
+
+def raw_json_response(body: str | bytes, request_id: str, status_code: int) -> Response:
+    return Response(
+        body,
+        status_code=status_code,
+        headers={REQUEST_ID_HEADER: request_id},
+        media_type=JSON_CONTENT_TYPE,
+    )
+
+
+async def guarded(request: Request, handle: Callable[[str], Awaitable[Response]]) -> Response:
+    """Run ``handle(request_id)``; any error becomes an AWS-shaped error response."""
+    request_id = new_request_id()
+    try:
+        return await handle(request_id)
+    except ServiceError as error:
+        return error_response(error, request_id)
+    except Exception:
+        log.exception("unexpected error for %s %s (request %s)", request.method, request.url.path, request_id)
+        generic = InternalServerException(
+            f"The server hit an unexpected error; the details are in its log under request id {request_id}."
+        )
+        return error_response(generic, request_id)

@@ -1,0 +1,93 @@
+"""The AWS-compatible endpoint: one request through context, match, decode, validate, call, encode.
+
+Operations come from the API model; handlers from ``openlookout.service.operations.OPERATIONS``
+(looked up per request, so a handler registered later is found). A modelled operation without a
+handler answers ``ValidationException`` ("not available in this version"): a 4xx so SDKs do not
+retry it, and a name every SDK knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openlookout.api.decoding import decode_request
+from openlookout.api.encoding import encode_result
+from openlookout.api.errors import UnknownOperationException
+from openlookout.api.http import guarded, raw_json_response, read_body, request_context
+from openlookout.api.idempotency import IdempotencyGuard, WireResponse
+from openlookout.api.routing import Router
+from openlookout.api.validation import validate_params
+from openlookout.errors import ValidationException
+from openlookout.service.context import RequestContext, Runtime
+from openlookout.spec.loader import Operation, ServiceModel
+
+Handler = Callable[[Runtime, RequestContext, dict[str, Any]], dict[str, Any]]
+
+MAX_JSON_BODY_BYTES = 16 * 1024 * 1024  # 10 MiB of Changes is ~13.4 MiB as base64
+MAX_STREAM_BODY_BYTES = 8 * 1024 * 1024  # the largest image the service accepts
+
+
+class WireApi:
+    """The catch-all ASGI endpoint for ``/2020-11-20/...`` (and any unknown path)."""
+
+    def __init__(self, runtime: Runtime, model: ServiceModel, handlers: Mapping[str, Handler]) -> None:
+        self.runtime = runtime
+        self.model = model
+        self.handlers = handlers
+        self.router = Router(model)
+        self.idempotency = IdempotencyGuard(runtime.db)
+
+    async def endpoint(self, request: Request) -> Response:
+        return await guarded(request, lambda request_id: self._handle(request, request_id))
+
+    async def _handle(self, request: Request, request_id: str) -> Response:
+        ctx = request_context(request, self.runtime.settings, request_id)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        raw_path_text = raw_path.decode("latin-1").split("?", 1)[0]
+        found = self.router.match(request.method, raw_path_text)
+        if found is None:
+            raise UnknownOperationException(
+                f"No Lookout for Vision operation answers {request.method} {raw_path_text[:200]}."
+            )
+        operation = found.operation
+        streaming = self._has_streaming_payload(operation)
+        body = await read_body(
+            request,
+            limit=MAX_STREAM_BODY_BYTES if streaming else MAX_JSON_BODY_BYTES,
+            require_length=streaming,
+        )
+        raw_query = request.scope.get("query_string", b"").decode("latin-1")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        params = decode_request(self.model, operation, found.uri_params, headers, raw_query, body)
+        response = await run_in_threadpool(self._call, ctx, operation, params)
+        return raw_json_response(response.body, request_id, response.status_code)
+
+    def _call(self, ctx: RequestContext, operation: Operation, params: dict[str, Any]) -> WireResponse:
+        input_shape = self.model.input_of(operation)
+        if input_shape is not None:
+            validate_params(self.model, input_shape, params)
+        handler = self.handlers.get(operation.name)
+        if handler is None:
+            raise ValidationException(f"{operation.name} is not available in this version of OpenLookout.")
+
+        def call() -> WireResponse:
+            result = handler(self.runtime, ctx, params)
+            body = encode_result(self.model, self.model.output_of(operation), result)
+            return WireResponse(operation.response_code, body.decode())
+
+        token_member = self.model.idempotency_member(operation)
+        token = params.get(token_member.name) if token_member else None
+        if token_member is None or not token:
+            return call()
+        return self.idempotency.run(ctx, operation.name, token, params, token_member.name, call)
+
+    def _has_streaming_payload(self, operation: Operation) -> bool:
+        shape = self.model.input_of(operation)
+        if shape is None or not shape.payload:
+            return False
+        return self.model.shape(shape.members[shape.payload].shape_name).streaming
