@@ -1,1 +1,35 @@
-"""Content-addressed storage of the service's own copies of images, masks and model files."""
+"""Content-addressed storage of the service's own copies of images, masks and model files.
+
+``open_blob_store(url, s3_endpoint_url, region)`` picks the implementation from the URL:
+``file:///abs/folder`` (or a plain local path, relative to the working folder) gives a ``FileBlobStore``; ``s3://bucket/prefix``
+gives an ``S3BlobStore`` on the given S3-compatible endpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from openlookout.blobs.base import BlobError, BlobNotFound, BlobStore
+from openlookout.blobs.files import FileBlobStore
+from openlookout.blobs.s3 import S3BlobStore
+
+__all__ = ["BlobError", "BlobNotFound", "BlobStore", "FileBlobStore", "S3BlobStore", "open_blob_store"]
+
+
+def open_blob_store(url: str, s3_endpoint_url: str = "", region: str = "us-east-1") -> BlobStore:
+    """The blob store for ``url``; ``BlobError`` for an unusable URL."""
+    if not url:
+        raise BlobError("the blob store URL is empty")
+    parts = urlsplit(url)
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise BlobError(f"{url!r} names no bucket (expected s3://bucket/prefix)")
+        return S3BlobStore(parts.netloc, parts.path, endpoint_url=s3_endpoint_url, region=region)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise BlobError(f"{url!r} names a remote host; file URLs must be local")
+        return FileBlobStore(Path(unquote(parts.path)))
+    if parts.scheme == "":
+        return FileBlobStore(Path(url))
+    raise BlobError(f"unsupported blob store URL {url!r} (use file:///folder or s3://bucket/prefix)")
