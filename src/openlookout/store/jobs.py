@@ -109,4 +109,7 @@ def requeue_interrupted(conn: Connection, max_attempts: int) -> tuple[list[JobRo
 
 def queued_job_ids(conn: Connection) -> list[int]:
     """Ids of all queued jobs, oldest first."""
-    return [int(i) for i in conn.execute(select(jobs.c.id).where(jobs.c.state == QUEUED).order_by(jobs.c.id))]
+    return [
+        int(i)
+        for i in conn.execute(select(jobs.c.id).where(jobs.c.state == QUEUED).order_by(jobs.c.id)).scalars()
+    ]

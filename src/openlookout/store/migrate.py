@@ -25,6 +25,7 @@ def alembic_config() -> Config:
     """An alembic configuration pointing at the packaged migrations."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(MIGRATIONS_DIR / "versions"))
     return config
 

@@ -1,0 +1,153 @@
+"""JobRunner: persisted jobs on worker threads, failures recorded, restarts resumed (SQLite + PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import update
+
+from openlookout.jobs.runner import JobRunner
+from openlookout.store import jobs as job_store
+from openlookout.store.db import Database
+from openlookout.store.tables import jobs
+
+RUNTIME = object()  # what handlers receive; any object will do here
+
+
+def test_submitted_jobs_run_with_the_runtime_and_are_recorded_done(db: Database) -> None:
+    seen: list[tuple[Any, dict[str, Any]]] = []
+    runner = JobRunner(db, 2)
+    runner.register("echo", lambda runtime, payload: seen.append((runtime, payload)))
+    runner.start(RUNTIME)
+    try:
+        ids = [runner.submit("echo", {"n": n}) for n in range(5)]
+        assert runner.wait_idle(10)
+    finally:
+        runner.stop()
+    assert sorted(p["n"] for _, p in seen) == [0, 1, 2, 3, 4]
+    assert all(r is RUNTIME for r, _ in seen)
+    for job_id in ids:
+        row = runner.job(job_id)
+        assert row is not None and row.state == job_store.DONE and row.attempts == 1
+
+
+def test_a_failing_job_is_recorded_and_the_worker_keeps_going(db: Database) -> None:
+    failures: list[tuple[dict[str, Any], str]] = []
+    done: list[int] = []
+
+    def explode(_runtime: Any, payload: dict[str, Any]) -> None:
+        raise RuntimeError(f"broken input {payload['n']}")
+
+    runner = JobRunner(db, 1)
+    runner.register("explode", explode, on_failure=lambda _r, p, m: failures.append((p, m)))
+    runner.register("ok", lambda _r, p: done.append(p["n"]))
+    runner.start(RUNTIME)
+    try:
+        bad = runner.submit("explode", {"n": 7})
+        good = runner.submit("ok", {"n": 8})
+        assert runner.wait_idle(10)
+    finally:
+        runner.stop()
+    bad_row, good_row = runner.job(bad), runner.job(good)
+    assert bad_row is not None and bad_row.state == job_store.FAILED
+    assert bad_row.error == "RuntimeError: broken input 7"
+    assert failures == [({"n": 7}, "RuntimeError: broken input 7")]
+    assert good_row is not None and good_row.state == job_store.DONE and done == [8]
+
+
+def test_a_job_interrupted_by_a_stop_runs_again_at_the_next_start(db: Database) -> None:
+    first = JobRunner(db, 1)
+    job_id = first.submit("resume-me", {"step": 1})  # never started: stays queued
+    with db.begin() as conn:  # as if a worker had claimed it and the process then died
+        assert job_store.claim_job(conn, job_id)
+    ran: list[dict[str, Any]] = []
+    second = JobRunner(db, 1)
+    second.register("resume-me", lambda _r, p: ran.append(p))
+    second.start(RUNTIME)
+    try:
+        assert second.wait_idle(10)
+    finally:
+        second.stop()
+    assert ran == [{"step": 1}]
+    row = second.job(job_id)
+    assert row is not None and row.state == job_store.DONE and row.attempts == 2
+
+
+def test_a_job_interrupted_too_often_is_failed_and_its_hook_called(db: Database) -> None:
+    runner = JobRunner(db, 1, max_attempts=2)
+    job_id = runner.submit("fragile", {"dataset": 3})
+    with db.begin() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job_id).values(state=job_store.RUNNING, attempts=2))
+    hooks: list[tuple[dict[str, Any], str]] = []
+    ran: list[Any] = []
+    restarted = JobRunner(db, 1, max_attempts=2)
+    restarted.register(
+        "fragile", lambda _r, p: ran.append(p), on_failure=lambda _r, p, m: hooks.append((p, m))
+    )
+    restarted.start(RUNTIME)
+    try:
+        assert restarted.wait_idle(10)
+    finally:
+        restarted.stop()
+    row = restarted.job(job_id)
+    assert row is not None and row.state == job_store.FAILED and "interrupted" in (row.error or "")
+    assert ran == []
+    assert len(hooks) == 1 and hooks[0][0] == {"dataset": 3} and "interrupted" in hooks[0][1]
+
+
+def test_jobs_of_an_unregistered_kind_wait_for_their_handler(db: Database) -> None:
+    runner = JobRunner(db, 1)
+    runner.start(RUNTIME)
+    ran = threading.Event()
+    try:
+        job_id = runner.submit("late", {})
+        assert runner.wait_idle(10)
+        row = runner.job(job_id)
+        assert row is not None and row.state == job_store.QUEUED
+        runner.register("late", lambda _r, _p: ran.set())
+        assert runner.wait_idle(10)
+    finally:
+        runner.stop()
+    assert ran.is_set()
+    row = runner.job(job_id)
+    assert row is not None and row.state == job_store.DONE
+
+
+def test_submit_inside_a_transaction_runs_after_commit_and_never_after_rollback(db: Database) -> None:
+    ran: list[str] = []
+    runner = JobRunner(db, 1)
+    runner.register("tx", lambda _r, p: ran.append(p["name"]))
+    runner.start(RUNTIME)
+    try:
+        with db.begin() as conn:
+            committed = runner.submit("tx", {"name": "kept"}, conn=conn)
+        try:
+            with db.begin() as conn:
+                runner.submit("tx", {"name": "dropped"}, conn=conn)
+                raise KeyError("abort")
+        except KeyError:
+            pass
+        # the rolled-back job is looked for during a grace period; wait for the committed one only
+        for _ in range(200):
+            row = runner.job(committed)
+            if row is not None and row.state == job_store.DONE:
+                break
+            threading.Event().wait(0.05)
+    finally:
+        runner.stop(timeout=5)
+    assert ran == ["kept"]
+
+
+def test_wait_idle_times_out_while_a_job_is_still_running(db: Database) -> None:
+    release = threading.Event()
+    runner = JobRunner(db, 1)
+    runner.register("slow", lambda _r, _p: release.wait(10) and None)
+    runner.start(RUNTIME)
+    try:
+        runner.submit("slow", {})
+        assert runner.wait_idle(0.2) is False
+        release.set()
+        assert runner.wait_idle(10) is True
+    finally:
+        runner.stop()
