@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from openlookout.ml.backbone import ResNetFeatures, load_state_dict_file
+import torch
+
+from openlookout.ml.backbone import ResNetFeatures
+
+log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(str(resources.files("openlookout.ml") / "weights"))
 WEIGHTS_FILE = "resnet18_formula.pt"
@@ -61,14 +66,40 @@ def load_pretrained(model: ResNetFeatures, weights_dir: str | Path | None = None
     """Load the shipped resnet18 weights into ``model`` (any depth: the stages it has).
 
     Returns ``False`` when no shipped weights exist; raises ``ValueError`` when the file's hash
-    differs from the recorded one or the model is not a resnet18.
+    differs from the recorded one or the model is not a resnet18. Stages the model has but the file
+    lacks (``layer4`` when only three stages ship) keep their initialisation, with a warning.
     """
     path = shipped_weights_path(weights_dir)
     if path is None:
         return False
-    info = shipped_weights_info(weights_dir)
-    arch = str((info or {}).get("arch", ARCH))
-    if arch != ARCH or "layer1.0.conv1.weight" not in model.state_dict():
+    info = shipped_weights_info(weights_dir) or {}
+    arch = str(info.get("arch", ARCH))
+    own = model.state_dict()
+    if arch != ARCH or "layer1.0.conv1.weight" not in own:
         raise ValueError(f"the shipped weights are for {arch}; the model is not a matching ResNet")
-    load_state_dict_file(model, path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    cleaned: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key in own:
+            if tuple(own[key].shape) != tuple(value.shape):
+                raise ValueError(
+                    f"{path}: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}"
+                )
+            cleaned[key] = value.to(own[key].dtype)
+    shipped_stages = {key.split(".")[0] for key in state}
+    missing = [
+        key
+        for key in own
+        if key not in cleaned
+        and not key.endswith("num_batches_tracked")
+        and key.split(".")[0] in shipped_stages
+    ]
+    if missing:
+        raise ValueError(f"{path}: lacks {len(missing)} parameters the model needs, first {missing[0]}")
+    untouched = sorted({key.split(".")[0] for key in own} - shipped_stages)
+    if untouched:
+        log.warning(
+            "shipped weights have no %s: those stages keep their initialisation", ", ".join(untouched)
+        )
+    model.load_state_dict(cleaned, strict=False)
     return True

@@ -1,0 +1,272 @@
+"""The resumable pretraining loop, its checkpoints and log, and the export of shipped weights.
+
+A run lives in one folder: ``checkpoint.pt`` (model, heads, optimiser, step, configuration, time
+spent), ``log.jsonl`` (one line per logged step) and, after :func:`export_weights`, the fp16
+backbone state dict and its JSON record. Batches are a pure function of (seed, step), so resuming
+from a checkpoint continues exactly the stream of images an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openlookout.ml.pretrain import SCRIPT_VERSION
+from openlookout.ml.pretrain.generator import FormulaImages
+from openlookout.ml.pretrain.model import PretrainNet
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides the weights; stored in every checkpoint and in the record."""
+
+    steps: int = 10_000
+    batch_size: int = 128
+    image_size: int = 64
+    n_fractal: int = 256
+    n_texture: int = 64
+    depth: int = 3
+    seed: int = 0
+    lr: float = 0.1
+    weight_decay: float = 5e-5
+    warmup_steps: int = 300
+    mark_weight: float = 1.0
+    texture_weight: float = 0.5
+    label_smoothing: float = 0.1
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to zero at ``config.steps``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def hardware_description(device: torch.device) -> str:
+    """A one-line description of where training ran."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    return f"CPU {platform.machine()} x{os.cpu_count()} ({torch.get_num_threads()} torch threads)"
+
+
+class Trainer:
+    """Builds or resumes a run in ``run_dir`` and trains until ``config.steps`` or a time limit."""
+
+    def __init__(self, run_dir: str | Path, config: TrainConfig, device: str = "cpu") -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.device = torch.device(device)
+        self.step = 0
+        self.wall_s = 0.0
+        self.hardware: list[str] = []
+        self.history: list[dict[str, Any]] = []
+        ckpt_path = self.run_dir / CHECKPOINT
+        state: dict[str, Any] | None = None
+        if ckpt_path.is_file():
+            state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+            saved = TrainConfig(**state["config"])
+            # A resumed run keeps its checkpoint's configuration except the schedule's length and the
+            # image size (so a run can be extended, or finished at a larger size); the record keeps the
+            # history of both.
+            saved.steps = config.steps
+            saved.image_size = config.image_size
+            config = saved
+        self.config = config
+        self.data = FormulaImages(config.n_fractal, config.n_texture, config.image_size, config.seed)
+        self.model = PretrainNet(config.n_fractal, config.n_texture, config.depth, config.seed).to(
+            self.device
+        )
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
+        for name, param in self.model.named_parameters():
+            (no_decay if param.ndim <= 1 or name.endswith(".bias") else decay).append(param)
+        self.optimizer = torch.optim.SGD(
+            [
+                {"params": decay, "weight_decay": config.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=config.lr,
+            momentum=0.9,
+            nesterov=True,
+        )
+        if state is not None:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step = int(state["step"])
+            self.wall_s = float(state["wall_s"])
+            self.hardware = list(state.get("hardware", []))
+            self.history = list(state.get("history", []))
+        here = hardware_description(self.device)
+        if here not in self.hardware:
+            self.hardware.append(here)
+
+    @property
+    def images_seen(self) -> int:
+        return self.step * self.config.batch_size
+
+    def save(self) -> None:
+        """Write the checkpoint atomically."""
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "wall_s": self.wall_s,
+            "config": asdict(self.config),
+            "hardware": self.hardware,
+            "history": self.history,
+            "script_version": SCRIPT_VERSION,
+        }
+        tmp = self.run_dir / (CHECKPOINT + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.run_dir / CHECKPOINT)
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with (self.run_dir / LOG).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def train_step(self) -> dict[str, float]:
+        """One optimisation step on batch ``self.step``; returns its losses and accuracies."""
+        config = self.config
+        batch = self.data.batch(self.step, config.batch_size)
+        images = batch.images.to(self.device, non_blocking=True)
+        if self.device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        fractal_t = batch.fractal.to(self.device)
+        texture_t = batch.texture.to(self.device)
+        marks_t = batch.marks.to(self.device)
+        lr = learning_rate(config, self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            fractal, texture, marks = self.model(images)
+        fractal_loss = F.cross_entropy(fractal.float(), fractal_t, label_smoothing=config.label_smoothing)
+        texture_loss = F.cross_entropy(texture.float(), texture_t, label_smoothing=config.label_smoothing)
+        mark_loss = F.binary_cross_entropy_with_logits(marks.float(), marks_t, pos_weight=torch.tensor(4.0))
+        loss = fractal_loss + config.texture_weight * texture_loss + config.mark_weight * mark_loss
+        fractal, texture = fractal.detach(), texture.detach()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.optimizer.step()
+        self.step += 1
+        return {
+            "loss": float(loss.detach()),
+            "fractal_loss": float(fractal_loss.detach()),
+            "texture_loss": float(texture_loss.detach()),
+            "mark_loss": float(mark_loss.detach()),
+            "fractal_acc": float((fractal.argmax(1) == fractal_t).float().mean()),
+            "texture_acc": float((texture.argmax(1) == texture_t).float().mean()),
+            "lr": lr,
+        }
+
+    def run(self, max_minutes: float | None = None, log_every: int = 20, save_every_s: float = 300.0) -> None:
+        """Train until ``config.steps`` or ``max_minutes``; checkpoint periodically and at the end."""
+        start = time.monotonic()
+        segment: dict[str, Any] = {
+            "from_step": self.step,
+            "image_size": self.config.image_size,
+            "hardware": hardware_description(self.device),
+        }
+        if self.step < self.config.steps:
+            self.history.append(segment)
+        last_save = start
+        last_log = start
+        window: list[dict[str, float]] = []
+        while self.step < self.config.steps:
+            t0 = time.monotonic()
+            window.append(self.train_step())
+            self.wall_s += time.monotonic() - t0
+            segment["to_step"] = self.step
+            now = time.monotonic()
+            if self.step % log_every == 0 or self.step == self.config.steps:
+                mean = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
+                mean.update(
+                    step=self.step,
+                    images_seen=self.images_seen,
+                    wall_s=round(self.wall_s, 1),
+                    img_per_s=round(len(window) * self.config.batch_size / max(now - last_log, 1e-9), 1),
+                )
+                self._log(mean)
+                print(
+                    json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in mean.items()}),
+                    flush=True,
+                )
+                window = []
+                last_log = now
+            if now - last_save > save_every_s:
+                self.save()
+                last_save = now
+            if max_minutes is not None and now - start > max_minutes * 60:
+                break
+        self.save()
+
+
+def final_loss(run_dir: Path, last: int = 10) -> float | None:
+    """Mean total loss over the last ``last`` logged lines of a run."""
+    path = run_dir / LOG
+    if not path.is_file():
+        return None
+    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    if not lines:
+        return None
+    tail = lines[-last:]
+    return round(sum(float(x["loss"]) for x in tail) / len(tail), 4)
+
+
+def export_weights(run_dir: str | Path, out_dir: str | Path, name: str = "resnet18_formula") -> Path:
+    """Write the backbone of ``run_dir``'s checkpoint as an fp16 state dict plus its JSON record."""
+    from openlookout.ml.pretrained import sha256_file
+
+    run = Path(run_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False)
+    backbone = {
+        key.removeprefix("backbone."): value.half() if value.is_floating_point() else value
+        for key, value in state["model"].items()
+        if key.startswith("backbone.") and not key.endswith("num_batches_tracked")
+    }
+    weights = out / f"{name}.pt"
+    torch.save(backbone, weights)
+    config = state["config"]
+    record = {
+        "arch": "resnet18",
+        "stages": [f"layer{i}" for i in range(1, int(config["depth"]) + 1)],
+        "sha256": sha256_file(weights),
+        "dtype": "float16",
+        "script": "scripts/pretrain_backbone.py",
+        "script_version": state.get("script_version", SCRIPT_VERSION),
+        "seed": config["seed"],
+        "steps": state["step"],
+        "batch_size": config["batch_size"],
+        "images_seen": int(state["step"]) * int(config["batch_size"]),
+        "image_size": config["image_size"],
+        "fractal_categories": config["n_fractal"],
+        "texture_categories": config["n_texture"],
+        "objective": "fractal category + texture category classification + synthetic-mark localisation",
+        "hardware": state.get("hardware", []),
+        "history": state.get("history", []),
+        "wall_time_s": round(float(state["wall_s"]), 1),
+        "final_loss": final_loss(run),
+        "config": config,
+        "torch_version": torch.__version__,
+    }
+    (out / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return weights
