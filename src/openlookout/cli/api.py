@@ -92,7 +92,7 @@ class ApiClient:
         try:
             response = self.http.request(method, url, content=body, headers=headers)
         except httpx.TransportError as exc:
-            raise ServerUnreachable(self.endpoint_url, type(exc).__name__) from exc
+            raise ServerUnreachable(self.endpoint_url, _transport_reason(exc)) from exc
         return _decode(response)
 
     def extension_json(
@@ -104,6 +104,14 @@ class ApiClient:
         request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": content_type})
         SigV4Auth(self.credentials, SIGNING_NAME, self.region).add_auth(request)
         return {key: str(value) for key, value in request.headers.items()}
+
+
+def _transport_reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "no connection"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return "connection lost"
 
 
 def _decode(response: httpx.Response) -> dict[str, Any]:

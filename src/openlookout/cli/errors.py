@@ -6,6 +6,8 @@ connection problems, local file problems and client-side validation get our own 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -51,8 +53,7 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ParamValidationError):
         return _one_line("invalid parameters: " + str(exc.kwargs.get("report", exc)))
     if isinstance(exc, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError):
-        where = exc.kwargs.get("endpoint_url", "the endpoint")
-        return _one_line(f"cannot reach OpenLookout at {where}; is 'openlookout serve' running?")
+        return str(ServerUnreachable(_base_url(str(exc.kwargs.get("endpoint_url", ""))), "no connection"))
     if isinstance(exc, NoCredentialsError):
         return "no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (any values work)"
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
@@ -64,6 +65,11 @@ def describe_error(exc: BaseException) -> str:
         return _one_line(str(exc))
     text = str(exc) or "no details"
     return _one_line(f"{type(exc).__name__}: {text}")
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else (url or "the endpoint")
 
 
 def _one_line(text: str, limit: int = 2000) -> str:

@@ -57,7 +57,7 @@ def _label_of(relative: Path) -> str | None:
 
 def upload_one(api: ApiClient, project: str, dataset_type: str, image: LocalImage) -> str:
     """Upload one file; returns the entry's source-ref."""
-    query = {"name": image.relative}
+    query = {"name": image.path.name}
     if image.label is not None:
         query["label"] = image.label
     result = api.extension(
