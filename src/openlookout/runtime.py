@@ -41,7 +41,7 @@ def build_runtime(
     db = Database(settings.resolved_database_url)
     try:
         migrate.upgrade(db)
-        paging.install_secret(installation.get_or_create_secret(db))
+        paging.install_secret(installation.get_or_create_secret(db), installation=db)
         if blobs is None:
             from openlookout.blobs import open_blob_store
 

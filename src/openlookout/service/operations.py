@@ -2,7 +2,8 @@
 
 Each handler takes ``(runtime, ctx, params)`` with params by model member name and returns the
 output members (see docs/architecture.md). Only implemented operations are listed; the API layer
-answers a clean error for the others.
+answers a clean error for the others. Every handler runs inside its installation's paging scope
+(``paging.installation_scope``), so pagination tokens are signed with that installation's secret.
 """
 
 from __future__ import annotations
@@ -11,19 +12,36 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-from openlookout.service import projects, tags
+from openlookout.service import paging, projects, tags
 from openlookout.service.context import RequestContext, Runtime
 
 Handler = Callable[[Runtime, RequestContext, dict[str, Any]], dict[str, Any]]
 
+
+def in_installation_scope(handler: Handler) -> Handler:
+    """``handler`` run with the paging secret of the runtime's installation."""
+
+    def run(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with paging.installation_scope(getattr(runtime, "db", None)):
+            return handler(runtime, ctx, params)
+
+    run.__name__ = getattr(handler, "__name__", "handler")
+    run.__doc__ = handler.__doc__
+    run.__wrapped__ = handler  # type: ignore[attr-defined]
+    return run
+
+
 OPERATIONS: dict[str, Handler] = {
-    "CreateProject": projects.create_project,
-    "DescribeProject": projects.describe_project,
-    "ListProjects": projects.list_projects,
-    "DeleteProject": projects.delete_project,
-    "TagResource": tags.tag_resource,
-    "UntagResource": tags.untag_resource,
-    "ListTagsForResource": tags.list_tags_for_resource,
+    name: in_installation_scope(handler)
+    for name, handler in {
+        "CreateProject": projects.create_project,
+        "DescribeProject": projects.describe_project,
+        "ListProjects": projects.list_projects,
+        "DeleteProject": projects.delete_project,
+        "TagResource": tags.tag_resource,
+        "UntagResource": tags.untag_resource,
+        "ListTagsForResource": tags.list_tags_for_resource,
+    }.items()
 }
 
 _DATASET_OPERATIONS = {
@@ -41,7 +59,7 @@ def _register_dataset_operations() -> None:
         return
     datasets = importlib.import_module("openlookout.service.datasets")
     for operation, function in _DATASET_OPERATIONS.items():
-        OPERATIONS[operation] = getattr(datasets, function)
+        OPERATIONS[operation] = in_installation_scope(getattr(datasets, function))
 
 
 _register_dataset_operations()

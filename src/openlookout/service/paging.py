@@ -9,9 +9,12 @@ a different caller, another installation or edited by hand is rejected with a Va
 Tokens are plain base64 (``[A-Za-z0-9+/=]``) and at most 2048 characters, the API model's limits.
 
 The signing secret is per installation: ``openlookout.runtime`` loads it from the database and calls
-``install_secret`` at start-up. Until then (unit tests without a runtime) a random per-process secret
-is used. Several runtimes in one process (tests) each install theirs; tokens signed with any
-installed secret are accepted and new tokens are signed with the most recently installed one.
+``install_secret(secret, installation=runtime.db)`` at start-up; the operation table runs every
+handler inside ``installation_scope(runtime.db)``, so tokens are signed and checked with that
+installation's secret only (several servers in one test process do not accept each other's tokens).
+Outside such a scope (unit tests calling service functions directly) the most recently installed
+secret signs, and a token signed by any installed secret is accepted. Before any installation a
+random per-process secret is used.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ import hmac
 import json
 import secrets
 import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from openlookout.errors import ValidationException
@@ -34,10 +41,12 @@ _MAC_BYTES = 32
 _lock = threading.Lock()
 _signing_secret: bytes = secrets.token_bytes(32)
 _accepted_secrets: list[bytes] = [_signing_secret]
+_by_installation: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+_active_secret: ContextVar[bytes | None] = ContextVar("openlookout_paging_secret", default=None)
 
 
-def install_secret(secret: bytes) -> None:
-    """Make ``secret`` the signing secret (and keep accepting tokens signed with earlier ones)."""
+def install_secret(secret: bytes, *, installation: Any = None) -> None:
+    """Make ``secret`` the default signing secret, and the secret of ``installation`` if given."""
     global _signing_secret
     if len(secret) < 16:
         raise ValueError("paging secret must be at least 16 bytes")
@@ -45,6 +54,44 @@ def install_secret(secret: bytes) -> None:
         _signing_secret = secret
         if secret not in _accepted_secrets:
             _accepted_secrets.append(secret)
+        if installation is not None:
+            _by_installation[installation] = secret
+
+
+@contextmanager
+def installation_scope(installation: Any) -> Iterator[None]:
+    """Sign and check tokens with ``installation``'s secret only, within the block (this context)."""
+    secret = None
+    if installation is not None:
+        with _lock:
+            try:
+                secret = _by_installation.get(installation)
+            except TypeError:  # not weak-referenceable, so never installed
+                secret = None
+    if secret is None:
+        yield
+        return
+    token = _active_secret.set(secret)
+    try:
+        yield
+    finally:
+        _active_secret.reset(token)
+
+
+def _current_signing_secret() -> bytes:
+    active = _active_secret.get()
+    if active is not None:
+        return active
+    with _lock:
+        return _signing_secret
+
+
+def _verification_secrets() -> list[bytes]:
+    active = _active_secret.get()
+    if active is not None:
+        return [active]
+    with _lock:
+        return list(reversed(_accepted_secrets))
 
 
 def _canonical(value: Any) -> bytes:
@@ -61,8 +108,7 @@ def encode_token(scope: dict[str, Any], last_key: Any) -> str:
         body = _canonical({"v": _VERSION, "k": last_key})
     except (TypeError, ValueError) as exc:
         raise TypeError(f"paging key must be JSON-serialisable: {exc}") from exc
-    with _lock:
-        secret = _signing_secret
+    secret = _current_signing_secret()
     token = base64.b64encode(_mac(secret, scope, body) + body).decode("ascii")
     if len(token) > MAX_TOKEN_CHARS:
         raise ValueError("paging key too large for a 2048-character token")
@@ -80,8 +126,7 @@ def decode_token(token: str | None, scope: dict[str, Any]) -> Any | None:
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise ValidationException("The pagination token is not valid.") from None
     mac, body = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
-    with _lock:
-        candidates = list(reversed(_accepted_secrets))
+    candidates = _verification_secrets()
     if len(mac) != _MAC_BYTES or not any(
         hmac.compare_digest(mac, _mac(secret, scope, body)) for secret in candidates
     ):

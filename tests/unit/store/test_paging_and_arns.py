@@ -90,3 +90,23 @@ def test_arns_are_built_from_the_callers_scope_and_model_arns_parse_back() -> No
 def test_anything_but_a_model_arn_is_a_validation_error(arn: str) -> None:
     with pytest.raises(ValidationException):
         arns.parse_model_arn(arn)
+
+
+def test_inside_an_installation_scope_only_that_installations_tokens_are_valid() -> None:
+    class Installation:
+        pass
+
+    first, second = Installation(), Installation()
+    paging.install_secret(b"first installation secret 000001", installation=first)
+    paging.install_secret(b"second installation secret 00002", installation=second)
+    with paging.installation_scope(first):
+        from_first = paging.encode_token(SCOPE, ["k"])
+        assert paging.decode_token(from_first, SCOPE) == ["k"]
+    with paging.installation_scope(second):
+        from_second = paging.encode_token(SCOPE, ["k"])
+        with pytest.raises(ValidationException):
+            paging.decode_token(from_first, SCOPE)
+    with paging.installation_scope(first), pytest.raises(ValidationException):
+        paging.decode_token(from_second, SCOPE)
+    with paging.installation_scope(None):  # no installation (fake runtimes): process-wide behaviour
+        assert paging.decode_token(from_first, SCOPE) == ["k"]
