@@ -1,0 +1,129 @@
+"""Live-server fixtures for contract tests: a moto S3 endpoint and real OpenLookout servers.
+
+- ``s3_endpoint`` (session): URL of a moto ``ThreadedMotoServer`` on 127.0.0.1 (free port).
+- ``s3``: a boto3 S3 client on it.
+- ``make_server(**settings_overrides)``: starts a uvicorn server on 127.0.0.1:<free port> in a
+  background thread, with a fresh data dir, ``s3_endpoint_url`` set to the moto endpoint and
+  ``allow_local_roots=(local_root,)``; built with ``build_runtime`` and ``create_app``. Every
+  server made is stopped (and its runtime closed) at the end of the test.
+- ``server``: ``make_server()`` with the defaults.
+- ``lv``: a real boto3 ``lookoutvision`` client for ``server.url`` (no retries, so a failure
+  shows at once).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import uvicorn
+
+from openlookout.api.app import create_app
+from openlookout.client import lookoutvision_client
+from openlookout.runtime import build_runtime, close_runtime
+from openlookout.service.context import Runtime
+from openlookout.settings import Settings
+
+S3_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+STARTUP_TIMEOUT_S = 20.0
+
+
+@dataclass
+class LiveServer:
+    """A running server: its base URL, runtime and folders."""
+
+    url: str
+    runtime: Runtime
+    data_dir: Path
+    local_root: Path
+    _uvicorn: uvicorn.Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    def stop(self) -> None:
+        self._uvicorn.should_exit = True
+        self._thread.join(timeout=10)
+        close_runtime(self.runtime)
+
+
+def _start_server(base_dir: Path, s3_endpoint: str, overrides: dict[str, Any]) -> LiveServer:
+    data_dir = base_dir / "data"
+    local_root = base_dir / "local"
+    local_root.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        data_dir=data_dir,
+        s3_endpoint_url=s3_endpoint,
+        allow_local_roots=(local_root,),
+        workers=2,
+    ).with_overrides(**overrides)
+    runtime = build_runtime(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(runtime), log_level="warning", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            close_runtime(runtime)
+            raise RuntimeError("the OpenLookout test server did not start")
+        time.sleep(0.01)
+    return LiveServer(f"http://127.0.0.1:{port}", runtime, data_dir, local_root, server, thread)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    for name, value in S3_TEST_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    yield f"http://{host}:{port}"
+    moto.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, s3_endpoint: str) -> Iterator[Callable[..., LiveServer]]:
+    started: list[LiveServer] = []
+
+    def make(**settings_overrides: Any) -> LiveServer:
+        live = _start_server(tmp_path / f"server{len(started)}", s3_endpoint, settings_overrides)
+        started.append(live)
+        return live
+
+    yield make
+    for live in reversed(started):
+        live.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., LiveServer]) -> LiveServer:
+    return make_server()
+
+
+@pytest.fixture
+def lv(server: LiveServer) -> Any:
+    return lookoutvision_client(server.url, retries={"total_max_attempts": 1})
