@@ -1,0 +1,233 @@
+"""Background jobs that fill datasets: manifest imports, entry updates and folder/prefix imports.
+
+Each job reads its dataset's row, does the work through ``openlookout.service.entries`` and leaves the
+dataset in a final state whatever happens (an unexpected error becomes a failed status with a
+message). Jobs are safe to re-run after a server stop: a create import starts over on an emptied
+dataset, and an update that was cut short had written nothing (the write is one transaction).
+
+``register_dataset_jobs(runner)`` registers the kinds; the runtime calls it at start-up so
+interrupted jobs resume, and the service calls it again lazily before submitting.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection
+
+from openlookout.imaging.manifest import new_entry
+from openlookout.jobs.runner import JobRunner
+from openlookout.service.context import Runtime
+from openlookout.service.entries import (
+    Candidate,
+    IngestError,
+    ParsedBatch,
+    ingest,
+    manifest_lines,
+    parse_lines,
+)
+from openlookout.sources.reader import SourceError
+from openlookout.store import entries as repo
+
+log = logging.getLogger(__name__)
+
+IMPORT_MANIFEST = "dataset.import_manifest"
+UPDATE_ENTRIES = "dataset.update_entries"
+IMPORT_SOURCE = "dataset.import_source"
+
+MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
+
+CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
+CREATE_COMPLETE = "CREATE_COMPLETE"
+CREATE_FAILED = "CREATE_FAILED"
+UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
+UPDATE_COMPLETE = "UPDATE_COMPLETE"
+ROLLBACK_IN_PROGRESS = "UPDATE_FAILED_ROLLBACK_IN_PROGRESS"
+ROLLBACK_COMPLETE = "UPDATE_FAILED_ROLLBACK_COMPLETE"
+
+
+def register_dataset_jobs(runner: JobRunner) -> None:
+    runner.register(IMPORT_MANIFEST, run_manifest_import, on_failure=_on_failure)
+    runner.register(UPDATE_ENTRIES, run_entries_update, on_failure=_on_failure)
+    runner.register(IMPORT_SOURCE, run_source_import, on_failure=_on_failure)
+
+
+def submit_job(runtime: Runtime, kind: str, payload: dict[str, Any]) -> int:
+    """Submit a dataset job, registering the dataset job kinds first if nobody did."""
+    if not runtime.jobs.is_registered(kind):
+        register_dataset_jobs(runtime.jobs)
+    return runtime.jobs.submit(kind, payload)
+
+
+# --- job bodies -----------------------------------------------------------------------------
+
+
+def run_manifest_import(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """CreateDataset with a Ground Truth manifest: CREATE_IN_PROGRESS -> CREATE_COMPLETE | CREATE_FAILED."""
+    dataset_id = int(payload["dataset_id"])
+    uri = str(payload["manifest_uri"])
+    version_id = payload.get("version_id")
+
+    def batch() -> ParsedBatch:
+        data = read_manifest(runtime, uri, version_id)
+        parsed = parse_lines(manifest_lines(data), base=uri)
+        if not parsed.candidates and parsed.error is None:
+            raise IngestError(f"manifest {uri} holds no dataset entries")
+        return parsed
+
+    _run_create(runtime, dataset_id, batch)
+
+
+def run_source_import(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """A labeled folder or S3 prefix; creates the dataset (CREATE_*) or adds to it (UPDATE_*)."""
+    dataset_id = int(payload["dataset_id"])
+    uri = str(payload["uri"])
+    labeled = bool(payload.get("labeled", True))
+
+    def batch() -> ParsedBatch:
+        try:
+            found = runtime.sources.list_images(uri)
+        except SourceError as exc:
+            raise IngestError(f"cannot list images under {uri}: {getattr(exc, 'reason', exc)}") from None
+        if not found:
+            raise IngestError(f"no PNG or JPEG images found under {uri}")
+        parsed = ParsedBatch()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000", time.gmtime())
+        for position, image in enumerate(found, start=1):
+            entry = new_entry(
+                image.uri,
+                image.label if labeled else None,
+                label_attribute="auto-label",
+                job_name="labeling-job/auto-label",
+                creation_date=stamp,
+            )
+            parsed.candidates.append(Candidate(position=position, where=f"image {image.uri}", entry=entry))
+        return parsed
+
+    if payload.get("creating"):
+        _run_create(runtime, dataset_id, batch)
+    else:
+        _run_update(runtime, dataset_id, batch)
+
+
+def run_entries_update(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """UpdateDatasetEntries: UPDATE_IN_PROGRESS -> UPDATE_COMPLETE | ..._ROLLBACK_COMPLETE."""
+    dataset_id = int(payload["dataset_id"])
+    changes_key = str(payload["changes_blob"])
+
+    def batch() -> ParsedBatch:
+        parsed = parse_lines(manifest_lines(runtime.blobs.get(changes_key)), base=None)
+        if not parsed.candidates and parsed.error is None:
+            raise IngestError("the changes hold no dataset entries")
+        return parsed
+
+    _run_update(runtime, dataset_id, batch)
+
+
+# --- shared flow ----------------------------------------------------------------------------
+
+
+def _run_create(runtime: Runtime, dataset_id: int, batch: Callable[[], ParsedBatch]) -> None:
+    if not _status_is(runtime, dataset_id, CREATE_IN_PROGRESS):
+        return
+    try:
+        parsed = batch()
+        ingest(
+            runtime,
+            dataset_id,
+            parsed,
+            progress=_progress_writer(runtime, dataset_id),
+            replace_all=True,
+            finish=_finisher(CREATE_COMPLETE),
+        )
+    except IngestError as exc:
+        _fail_create(runtime, dataset_id, exc.message)
+    except Exception as exc:
+        log.exception("dataset import %s failed", dataset_id)
+        _fail_create(runtime, dataset_id, _internal(exc))
+
+
+def _run_update(runtime: Runtime, dataset_id: int, batch: Callable[[], ParsedBatch]) -> None:
+    if not _status_is(runtime, dataset_id, UPDATE_IN_PROGRESS):
+        return
+    try:
+        parsed = batch()
+        ingest(
+            runtime,
+            dataset_id,
+            parsed,
+            progress=_progress_writer(runtime, dataset_id),
+            finish=_finisher(UPDATE_COMPLETE),
+        )
+    except IngestError as exc:
+        _roll_back(runtime, dataset_id, exc.message)
+    except Exception as exc:
+        log.exception("dataset update %s failed", dataset_id)
+        _roll_back(runtime, dataset_id, _internal(exc))
+
+
+def _internal(exc: Exception) -> str:
+    return f"the import stopped on an unexpected error ({type(exc).__name__}: {exc})"
+
+
+def _finisher(status: str) -> Callable[[Connection, repo.DatasetRow], None]:
+    def finish(conn: Connection, dataset: repo.DatasetRow) -> None:
+        repo.set_dataset_status(conn, dataset.id, status, None, time.time())
+
+    return finish
+
+
+def _status_is(runtime: Runtime, dataset_id: int, status: str) -> bool:
+    with runtime.db.begin() as conn:
+        dataset = repo.get_dataset_by_id(conn, dataset_id)
+    return dataset is not None and dataset.status == status
+
+
+def _fail_create(runtime: Runtime, dataset_id: int, message: str) -> None:
+    with runtime.db.begin() as conn:
+        repo.delete_all_entries(conn, dataset_id)
+        repo.set_dataset_status(conn, dataset_id, CREATE_FAILED, message, time.time())
+
+
+def _roll_back(runtime: Runtime, dataset_id: int, message: str) -> None:
+    # Nothing was written (the write is a single transaction), so the rollback only reports.
+    with runtime.db.begin() as conn:
+        repo.set_dataset_status(conn, dataset_id, ROLLBACK_IN_PROGRESS, message, time.time())
+    with runtime.db.begin() as conn:
+        repo.set_dataset_status(conn, dataset_id, ROLLBACK_COMPLETE, message, time.time())
+
+
+def _on_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
+    """The runner gave up on a job: put its dataset in the matching failed state."""
+    dataset_id = int(payload["dataset_id"])
+    text = f"the import did not finish: {message}"
+    with runtime.db.begin() as conn:
+        dataset = repo.get_dataset_by_id(conn, dataset_id)
+    if dataset is None:
+        return
+    if dataset.status == CREATE_IN_PROGRESS:
+        _fail_create(runtime, dataset_id, text)
+    elif dataset.status in (UPDATE_IN_PROGRESS, ROLLBACK_IN_PROGRESS):
+        _roll_back(runtime, dataset_id, text)
+
+
+def _progress_writer(runtime: Runtime, dataset_id: int) -> Callable[[int, int], None]:
+    def write(done: int, total: int) -> None:
+        try:
+            with runtime.db.begin() as conn:
+                repo.set_dataset_message(conn, dataset_id, f"importing {done}/{total}")
+        except Exception:  # progress is best effort; the import goes on
+            log.debug("could not record import progress", exc_info=True)
+
+    return write
+
+
+def read_manifest(runtime: Runtime, uri: str, version_id: str | None) -> bytes:
+    """The manifest's bytes (a specific S3 object version when ``version_id`` is given)."""
+    try:
+        return runtime.sources.read(uri, max_bytes=MAX_MANIFEST_BYTES, version_id=version_id)
+    except SourceError as exc:
+        raise IngestError(f"cannot read the manifest: {exc.reason}") from None

@@ -1,0 +1,257 @@
+"""The five dataset operations (CreateDataset, DescribeDataset, DeleteDataset, ListDatasetEntries,
+UpdateDatasetEntries) as handlers of the operation table.
+
+Each takes ``(runtime, ctx, params)`` with the API model's member names and returns the output members.
+Work that reads images runs as a background job (``openlookout.service.dataset_jobs``); the handlers
+only check states, record the new status and submit the job.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
+from openlookout.service import dataset_jobs as jobs
+from openlookout.service import projects
+from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.paging import decode_token, encode_token
+from openlookout.store import entries as repo
+
+MAX_CHANGES_BYTES = 10 * 1024 * 1024
+DEFAULT_PAGE = 100
+
+STABLE_STATES = frozenset({jobs.CREATE_COMPLETE, jobs.UPDATE_COMPLETE, jobs.ROLLBACK_COMPLETE})
+BUSY_STATES = frozenset(
+    {jobs.CREATE_IN_PROGRESS, jobs.UPDATE_IN_PROGRESS, jobs.ROLLBACK_IN_PROGRESS, "DELETE_IN_PROGRESS"}
+)
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def require_project(runtime: Runtime, ctx: RequestContext, name: str) -> repo.ProjectRow:
+    """The caller's project (ResourceNotFoundException, ResourceType PROJECT, when missing)."""
+    with runtime.db.begin() as conn:
+        project = projects.require_project(conn, ctx, name)
+    return repo.ProjectRow(project.id, project.name, project.image_width, project.image_height)
+
+
+def require_dataset(runtime: Runtime, ctx: RequestContext, name: str, dataset_type: str) -> repo.DatasetRow:
+    project = require_project(runtime, ctx, name)
+    with runtime.db.begin() as conn:
+        dataset = repo.get_dataset(conn, project.id, dataset_type)
+    if dataset is None:
+        raise ResourceNotFoundException(
+            f"Project {name} has no {dataset_type} dataset.",
+            resource_id=dataset_resource_id(name, dataset_type),
+            resource_type="DATASET",
+        )
+    return dataset
+
+
+def dataset_resource_id(project_name: str, dataset_type: str) -> str:
+    return f"{project_name}/{dataset_type}"
+
+
+def busy_conflict(project_name: str, dataset: repo.DatasetRow, action: str) -> ConflictException:
+    return ConflictException(
+        f"The {dataset.dataset_type} dataset of project {project_name} is {dataset.status}; "
+        f"it cannot be {action} now.",
+        resource_id=dataset_resource_id(project_name, dataset.dataset_type),
+        resource_type="DATASET",
+    )
+
+
+def new_dataset(
+    runtime: Runtime, ctx: RequestContext, project_name: str, dataset_type: str, status: str
+) -> repo.DatasetRow:
+    """Insert a dataset row; ConflictException if the project already has one of that type."""
+    project = require_project(runtime, ctx, project_name)
+    conflict = ConflictException(
+        f"Project {project_name} already has a {dataset_type} dataset; delete it first to replace it.",
+        resource_id=dataset_resource_id(project_name, dataset_type),
+        resource_type="DATASET",
+    )
+    try:
+        with runtime.db.begin() as conn:
+            if repo.get_dataset(conn, project.id, dataset_type) is not None:
+                raise conflict
+            return repo.insert_dataset(conn, project.id, dataset_type, status, time.time())
+    except IntegrityError:
+        raise conflict from None
+
+
+def _metadata(dataset: repo.DatasetRow) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "DatasetType": dataset.dataset_type,
+        "CreationTimestamp": dataset.created_at,
+        "Status": dataset.status,
+    }
+    if dataset.status_message:
+        out["StatusMessage"] = dataset.status_message
+    return out
+
+
+# --- handlers -------------------------------------------------------------------------------
+
+
+def create_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    project_name = str(params["ProjectName"])
+    dataset_type = str(params["DatasetType"])
+    source = params.get("DatasetSource")
+    s3_object = ((source or {}).get("GroundTruthManifest") or {}).get("S3Object")
+    if source is not None and not s3_object:
+        raise ValidationException("DatasetSource must name a GroundTruthManifest S3Object.")
+    if not s3_object:
+        dataset = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_COMPLETE)
+        return {"DatasetMetadata": _metadata(dataset)}
+    bucket, key = s3_object.get("Bucket"), s3_object.get("Key")
+    if not bucket or not key:
+        raise ValidationException("The manifest's S3Object needs both Bucket and Key.")
+    dataset = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_IN_PROGRESS)
+    payload: dict[str, Any] = {"dataset_id": dataset.id, "manifest_uri": f"s3://{bucket}/{key}"}
+    if s3_object.get("VersionId"):
+        payload["version_id"] = str(s3_object["VersionId"])
+    submit_or_fail(runtime, jobs.IMPORT_MANIFEST, payload, creating=True)
+    return {"DatasetMetadata": _metadata(dataset)}
+
+
+def submit_or_fail(runtime: Runtime, kind: str, payload: dict[str, Any], *, creating: bool) -> int:
+    """Submit a dataset job; if that fails, leave the dataset in a failed state and re-raise."""
+    try:
+        return jobs.submit_job(runtime, kind, payload)
+    except Exception:
+        message = "the import could not be scheduled"
+        dataset_id = int(payload["dataset_id"])
+        with runtime.db.begin() as conn:
+            status = jobs.CREATE_FAILED if creating else jobs.ROLLBACK_COMPLETE
+            repo.set_dataset_status(conn, dataset_id, status, message, time.time())
+        raise
+
+
+def describe_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    project_name = str(params["ProjectName"])
+    dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
+    with runtime.db.begin() as conn:
+        stats = repo.image_stats(conn, dataset.id)
+    description: dict[str, Any] = {
+        "ProjectName": project_name,
+        "DatasetType": dataset.dataset_type,
+        "CreationTimestamp": dataset.created_at,
+        "LastUpdatedTimestamp": dataset.updated_at,
+        "Status": dataset.status,
+        "ImageStats": {
+            "Total": stats.total,
+            "Labeled": stats.labeled,
+            "Normal": stats.normal,
+            "Anomaly": stats.anomaly,
+        },
+    }
+    if dataset.status_message:
+        description["StatusMessage"] = dataset.status_message
+    return {"DatasetDescription": description}
+
+
+def delete_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Deletes synchronously: rows go in one transaction; the blob copies stay (they may be shared)."""
+    project_name = str(params["ProjectName"])
+    dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
+    if dataset.status in BUSY_STATES:
+        raise busy_conflict(project_name, dataset, "deleted")
+    with runtime.db.begin() as conn:
+        project = repo.lock_project(conn, dataset.project_id)
+        changed = repo.set_dataset_status(
+            conn, dataset.id, "DELETE_IN_PROGRESS", None, time.time(), expect_status=[dataset.status]
+        )
+        if not changed or project is None:
+            raise busy_conflict(project_name, dataset, "deleted")
+        repo.delete_dataset_row(conn, dataset.id)
+        repo.delete_unused_labels(conn, project.id)
+        if repo.project_entry_count(conn, project.id) == 0:
+            repo.set_project_image_size(conn, project.id, None)
+    return {}
+
+
+def _epoch(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def list_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    project_name = str(params["ProjectName"])
+    dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
+    filters = repo.EntryFilter(
+        labeled=params.get("Labeled"),
+        anomaly_class=params.get("AnomalyClass"),
+        created_before=_epoch(params.get("BeforeCreationDate")),
+        created_after=_epoch(params.get("AfterCreationDate")),
+        source_ref_contains=params.get("SourceRefContains"),
+    )
+    if filters.anomaly_class is not None and filters.anomaly_class not in ("normal", "anomaly"):
+        raise ValidationException("anomalyClass must be normal or anomaly.")
+    limit = int(params.get("MaxResults") or DEFAULT_PAGE)
+    if not 1 <= limit <= DEFAULT_PAGE:
+        raise ValidationException(f"maxResults must be between 1 and {DEFAULT_PAGE}.")
+    scope = {
+        "op": "ListDatasetEntries",
+        "account": ctx.account_id,
+        "region": ctx.region,
+        "project": project_name,
+        "type": dataset.dataset_type,
+        "dataset": [dataset.id, dataset.created_at],
+        "filters": [
+            filters.labeled,
+            filters.anomaly_class,
+            filters.created_before,
+            filters.created_after,
+            filters.source_ref_contains,
+        ],
+    }
+    after = decode_token(params.get("NextToken"), scope)
+    if after is not None and not isinstance(after, int):
+        raise ValidationException("The pagination token is not valid.")
+    with runtime.db.begin() as conn:
+        lines, last_id = repo.list_entry_page(conn, dataset.id, filters, after, limit)
+    out: dict[str, Any] = {"DatasetEntries": lines}
+    if last_id is not None:
+        out["NextToken"] = encode_token(scope, last_id)
+    return out
+
+
+def update_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    project_name = str(params["ProjectName"])
+    changes = params.get("Changes")
+    if isinstance(changes, str):
+        changes = changes.encode("utf-8")
+    if not isinstance(changes, bytes | bytearray) or not changes:
+        raise ValidationException("Changes must hold at least one dataset entry.")
+    if len(changes) > MAX_CHANGES_BYTES:
+        raise ValidationException(
+            f"Changes is {len(changes):,} bytes; the limit is {MAX_CHANGES_BYTES:,} bytes (10 MiB)."
+        )
+    dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
+    start_update(runtime, project_name, dataset)
+    changes_key = runtime.blobs.put(bytes(changes))
+    submit_or_fail(
+        runtime, jobs.UPDATE_ENTRIES, {"dataset_id": dataset.id, "changes_blob": changes_key}, creating=False
+    )
+    return {"Status": jobs.UPDATE_IN_PROGRESS}
+
+
+def start_update(runtime: Runtime, project_name: str, dataset: repo.DatasetRow) -> None:
+    """Move a stable dataset to UPDATE_IN_PROGRESS, or raise ConflictException."""
+    if dataset.status not in STABLE_STATES:
+        raise busy_conflict(project_name, dataset, "updated")
+    with runtime.db.begin() as conn:
+        changed = repo.set_dataset_status(
+            conn, dataset.id, jobs.UPDATE_IN_PROGRESS, None, time.time(), expect_status=STABLE_STATES
+        )
+    if not changed:
+        raise busy_conflict(project_name, dataset, "updated")

@@ -1,0 +1,144 @@
+"""Adding images without a manifest: a labeled folder or S3 prefix, or one uploaded image.
+
+Both build Ground Truth entries (``imaging.manifest.new_entry``) and hand them to the same ingestion
+code as manifests (``openlookout.service.entries``), so every image rule applies unchanged.
+
+- ``import_labeled_source`` runs as a background job: images under the immediate sub-folders
+  ``normal/`` and ``anomaly/`` get that label (with ``labeled=False`` none does); their source-ref
+  is the file's absolute ``file://`` URI or the ``s3://`` URI. DescribeDataset shows progress as
+  "importing <done>/<total>" while the job runs.
+- ``add_image`` stores one uploaded image synchronously under the source-ref
+  ``upload://<sha256>/<name>`` (our own scheme: the bytes live only in the blob store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from pathlib import Path
+from typing import cast
+
+from sqlalchemy import Connection
+
+from openlookout.errors import ValidationException
+from openlookout.imaging.manifest import Label, new_entry
+from openlookout.service import dataset_jobs as jobs
+from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.datasets import (
+    STABLE_STATES,
+    busy_conflict,
+    new_dataset,
+    require_project,
+    start_update,
+    submit_or_fail,
+)
+from openlookout.service.entries import Candidate, IngestError, ParsedBatch, ingest
+from openlookout.store import entries as repo
+
+UPLOAD_SCHEME = "upload://"
+MAX_NAME_CHARS = 255
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def source_uri(uri: str) -> str:
+    """``s3://`` and ``file://`` URIs unchanged; a local path becomes an absolute ``file://`` URI."""
+    text = uri.strip()
+    if not text:
+        raise ValidationException("The image source is empty; give a folder, file:// URI or s3:// prefix.")
+    if text.startswith(("s3://", "file://")):
+        return text
+    if "://" in text:
+        raise ValidationException(f"Cannot import from {text}: only s3://, file:// and local folders work.")
+    return Path(text).expanduser().absolute().as_uri()
+
+
+def import_labeled_source(
+    runtime: Runtime,
+    ctx: RequestContext,
+    project_name: str,
+    dataset_type: str,
+    uri: str,
+    labeled: bool = True,
+) -> int:
+    """Start importing a folder or S3 prefix into the dataset (created if missing); the job id."""
+    _check_dataset_type(dataset_type)
+    location = source_uri(uri)
+    project = require_project(runtime, ctx, project_name)
+    with runtime.db.begin() as conn:
+        dataset = repo.get_dataset(conn, project.id, dataset_type)
+    creating = dataset is None
+    if dataset is None:
+        dataset = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_IN_PROGRESS)
+    else:
+        start_update(runtime, project_name, dataset)
+    payload = {"dataset_id": dataset.id, "uri": location, "labeled": labeled, "creating": creating}
+    return submit_or_fail(runtime, jobs.IMPORT_SOURCE, payload, creating=creating)
+
+
+def add_image(
+    runtime: Runtime,
+    ctx: RequestContext,
+    project_name: str,
+    dataset_type: str,
+    name: str,
+    data: bytes,
+    label: str | None,
+) -> str:
+    """Store one uploaded image as a dataset entry (dataset created if missing); its source-ref."""
+    _check_dataset_type(dataset_type)
+    _check_name(name)
+    if label not in (None, "normal", "anomaly"):
+        raise ValidationException(f"The label must be normal, anomaly or absent, not {label!r}.")
+    if not data:
+        raise ValidationException(f"The upload {name} is empty.")
+    source_ref = f"{UPLOAD_SCHEME}{hashlib.sha256(data).hexdigest()}/{name}"
+    project = require_project(runtime, ctx, project_name)
+    with runtime.db.begin() as conn:
+        dataset = repo.get_dataset(conn, project.id, dataset_type)
+    created = dataset is None
+    if dataset is None:
+        dataset = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_COMPLETE)
+    elif dataset.status not in STABLE_STATES:
+        raise busy_conflict(project_name, dataset, "updated")
+    entry = new_entry(source_ref, cast(Label | None, label), job_name="openlookout/upload")
+    batch = ParsedBatch(candidates=[Candidate(position=1, where=f"image {name}", entry=entry, data=data)])
+
+    def finish(conn: Connection, current: repo.DatasetRow) -> None:
+        if current.status not in STABLE_STATES:
+            raise busy_conflict(project_name, current, "updated")
+        if not created:
+            repo.set_dataset_status(conn, current.id, jobs.UPDATE_COMPLETE, None, time.time())
+
+    try:
+        ingest(runtime, dataset.id, batch, finish=finish)
+    except IngestError as exc:
+        if created:
+            _drop_empty(runtime, dataset.id)
+        raise ValidationException(exc.message) from None
+    return source_ref
+
+
+def _drop_empty(runtime: Runtime, dataset_id: int) -> None:
+    """Remove a dataset this upload created when the upload itself was refused."""
+    with runtime.db.begin() as conn:
+        if repo.image_stats(conn, dataset_id).total == 0:
+            repo.delete_dataset_row(conn, dataset_id)
+
+
+def _check_dataset_type(dataset_type: str) -> None:
+    if dataset_type not in ("train", "test"):
+        raise ValidationException(f"The dataset type must be train or test, not {dataset_type!r}.")
+
+
+def _check_name(name: str) -> None:
+    if not name or not name.strip():
+        raise ValidationException("The image name is empty.")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValidationException(
+            f"The image name is {len(name)} characters long; the limit is {MAX_NAME_CHARS}."
+        )
+    if _BAD_NAME.search(name):
+        raise ValidationException(
+            f"The image name {name!r} contains a slash, backslash or control character."
+        )

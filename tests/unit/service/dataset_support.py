@@ -1,0 +1,113 @@
+"""Helpers for the dataset service tests: manifest lines and a ``Workspace`` (files under the allowed
+local root plus shortcuts to the dataset handlers, no HTTP).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.helpers.synthetic import mask_png, png_image
+
+from openlookout.service import dataset_jobs, datasets, projects
+from openlookout.service.context import RequestContext, Runtime
+
+CTX = RequestContext(account_id="123456789012", region="us-east-1")
+
+
+def label_line(ref: str, label: str | None, **extra: Any) -> str:
+    """A classification manifest line (capitalised class names and string values are allowed)."""
+    line: dict[str, Any] = {"source-ref": ref}
+    if label is not None:
+        line["anomaly-label"] = 1 if label.lower() == "anomaly" else 0
+        line["anomaly-label-metadata"] = {
+            "class-name": label,
+            "type": "groundtruth/image-classification",
+            "human-annotated": "yes",
+            "confidence": 1,
+            "job-name": "labeling-job/test",
+        }
+    line.update(extra)
+    return json.dumps(line)
+
+
+def mask_line(ref: str, mask_ref: str, colours: dict[str, str], *, background: bool = True) -> str:
+    """A segmentation line: anomaly label plus a mask with the given colour -> class map."""
+    colour_map: dict[str, Any] = {}
+    if background:
+        colour_map["0"] = {"class-name": "BACKGROUND", "hex-color": "#ffffff", "confidence": 0.0}
+    for index, (colour, name) in enumerate(colours.items(), start=1):
+        colour_map[str(index)] = {"class-name": name, "hex-color": colour.lower(), "confidence": 0.0}
+    line = json.loads(label_line(ref, "anomaly"))
+    line["anomaly-mask-ref"] = mask_ref
+    line["anomaly-mask-ref-metadata"] = {
+        "internal-color-map": colour_map,
+        "type": "groundtruth/semantic-segmentation",
+        "human-annotated": "yes",
+    }
+    return json.dumps(line)
+
+
+class Workspace:
+    """Files under the allowed local root plus shortcuts to the dataset handlers."""
+
+    def __init__(self, runtime: Runtime, root: Path) -> None:
+        self.runtime = runtime
+        self.root = root
+        self.manifests = 0
+
+    def write(self, relative: str, data: bytes | str) -> str:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+        return path.as_uri()
+
+    def image(self, relative: str, seed: int, *, width: int = 96, height: int = 64) -> str:
+        return self.write(relative, png_image(width, height, seed=seed))
+
+    def mask(self, relative: str, regions: list[tuple[str, tuple[int, int, int, int]]]) -> str:
+        return self.write(relative, mask_png(96, 64, regions))
+
+    def project(self, name: str = "widgets") -> str:
+        projects.create_project(self.runtime, CTX, {"ProjectName": name})
+        return name
+
+    def wait(self) -> None:
+        assert self.runtime.jobs.wait_idle(60), "dataset job did not finish"
+
+    def create_from_lines(self, lines: list[str], *, project: str = "widgets", kind: str = "train") -> dict:
+        """CreateDataset from a manifest, with the manifest as a local file (the handler takes S3)."""
+        self.manifests += 1
+        manifest = self.write(f"manifests/{kind}-{self.manifests}.manifest", "\n".join(lines))
+        created = datasets.new_dataset(self.runtime, CTX, project, kind, dataset_jobs.CREATE_IN_PROGRESS)
+        payload = {"dataset_id": created.id, "manifest_uri": manifest}
+        dataset_jobs.submit_job(self.runtime, dataset_jobs.IMPORT_MANIFEST, payload)
+        self.wait()
+        return self.describe(project=project, kind=kind)
+
+    def update(self, lines: list[str], *, project: str = "widgets", kind: str = "train") -> dict:
+        params = {"ProjectName": project, "DatasetType": kind, "Changes": "\n".join(lines).encode()}
+        assert datasets.update_dataset_entries(self.runtime, CTX, params) == {"Status": "UPDATE_IN_PROGRESS"}
+        self.wait()
+        return self.describe(project=project, kind=kind)
+
+    def describe(self, *, project: str = "widgets", kind: str = "train") -> dict:
+        params = {"ProjectName": project, "DatasetType": kind}
+        return datasets.describe_dataset(self.runtime, CTX, params)["DatasetDescription"]
+
+    def entries(self, *, project: str = "widgets", kind: str = "train", **filters: Any) -> list[dict]:
+        out: list[dict] = []
+        token: str | None = None
+        while True:
+            params = {"ProjectName": project, "DatasetType": kind, **filters}
+            if token:
+                params["NextToken"] = token
+            page = datasets.list_dataset_entries(self.runtime, CTX, params)
+            out.extend(json.loads(line) for line in page["DatasetEntries"])
+            token = page.get("NextToken")
+            if not token:
+                return out
