@@ -41,6 +41,7 @@ MAX_TYPES_PER_MASK = 20
 _HEX_COLOUR = re.compile(r"#?([0-9A-Fa-f]{6})")
 _DEFAULT_BACKGROUND = ("#000000", "#FFFFFF")
 _FOREIGN_SAMPLE = 1_000_000
+_HIDDEN = np.uint32(0xFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ def class_names(colors: Mapping[str, str]) -> list[str]:
 
 def _code(colour: str) -> int:
     return int(normalise_colour(colour)[1:], 16)
+
+
+def _little_endian(code: int) -> int:
+    """0xRRGGBB as the low three bytes of a little-endian RGBA word (0xBBGGRR)."""
+    return ((code & 0xFF) << 16) | (code & 0xFF00) | ((code >> 16) & 0xFF)
 
 
 def _code_hex(code: int) -> str:
@@ -186,21 +192,20 @@ def _label_map(
         return _label_palette(image, class_of_code, background_codes, name), names
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         raise ImageRejected("16-bit grayscale masks are not supported; use a palette or RGBA PNG", name=name)
-    if "transparency" in image.info or image.mode in ("LA", "PA", "RGBA"):
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-        rgb, alpha = rgba[..., :3], rgba[..., 3]
-    else:
-        rgb, alpha = np.asarray(image.convert("RGB"), dtype=np.uint8), None
-    codes = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
-    visible = np.ones(codes.shape, dtype=bool) if alpha is None else alpha > 0
-    labels = np.zeros(codes.shape, dtype=np.int16)
+    # One little-endian uint32 per pixel: R | G << 8 | B << 16 | A << 24.
+    rgba = np.ascontiguousarray(np.asarray(image.convert("RGBA"), dtype=np.uint8))
+    packed = rgba.view("<u4").reshape(rgba.shape[:2])
+    # Colour of visible pixels, an impossible value for fully transparent ones.
+    colour = np.where(packed >= (1 << 24), packed & 0xFFFFFF, _HIDDEN)
+    labels = np.zeros(colour.shape, dtype=np.int16)
     for code, index in class_of_code.items():
-        labels[(codes == code) & visible] = index
-    unexplained = visible & (labels == 0)
+        labels[colour == _little_endian(code)] = index
+    unexplained = (labels == 0) & (colour != _HIDDEN)
     for code in background_codes:
-        unexplained &= codes != code
+        unexplained &= colour != _little_endian(code)
     if unexplained.any():
-        _reject_foreign(codes[unexplained], name)
+        le = colour[unexplained]
+        _reject_foreign(((le & 0xFF) << 16) | (le & 0xFF00) | ((le >> 16) & 0xFF), name)
     return labels, names
 
 
