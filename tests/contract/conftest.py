@@ -9,6 +9,8 @@
 - ``server``: ``make_server()`` with the defaults.
 - ``lv``: a real boto3 ``lookoutvision`` client for ``server.url`` (no retries, so a failure
   shows at once).
+- ``shared_server`` / ``shared_lv``: the same, one per test module, for tests that leave no state
+  behind (validation and error-format checks) so they do not pay a server start each.
 """
 
 from __future__ import annotations
@@ -127,3 +129,15 @@ def server(make_server: Callable[..., LiveServer]) -> LiveServer:
 @pytest.fixture
 def lv(server: LiveServer) -> Any:
     return lookoutvision_client(server.url, retries={"total_max_attempts": 1})
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[LiveServer]:
+    live = _start_server(tmp_path_factory.mktemp("shared-server"), s3_endpoint, {})
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_lv(shared_server: LiveServer) -> Any:
+    return lookoutvision_client(shared_server.url, retries={"total_max_attempts": 1})
