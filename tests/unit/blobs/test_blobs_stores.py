@@ -1,0 +1,116 @@
+"""FileBlobStore and S3BlobStore behave the same: content addressing, named objects, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openlookout.blobs import BlobError, BlobNotFound, BlobStore, FileBlobStore, S3BlobStore, open_blob_store
+
+_numbers = itertools.count()
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "file":
+        return open_blob_store((tmp_path / "blobs").as_uri(), "", "us-east-1")
+    endpoint = request.getfixturevalue("moto_endpoint")
+    return open_blob_store(f"s3://blob-test-{next(_numbers)}/some/prefix", endpoint, "eu-west-1")
+
+
+def test_open_blob_store_picks_the_implementation(tmp_path: Path, moto_endpoint: str) -> None:
+    assert isinstance(open_blob_store((tmp_path / "a").as_uri()), FileBlobStore)
+    assert isinstance(open_blob_store(str(tmp_path / "b")), FileBlobStore)
+    s3 = open_blob_store("s3://pick-test/p", moto_endpoint, "us-east-1")
+    assert isinstance(s3, S3BlobStore) and (s3.bucket, s3.prefix) == ("pick-test", "p")
+    assert isinstance(s3, BlobStore)
+
+
+@pytest.mark.parametrize("url", ["", "http://x/y", "s3:///prefix", "file://remote/x"])
+def test_open_blob_store_refuses_bad_urls(url: str) -> None:
+    with pytest.raises(BlobError):
+        open_blob_store(url, "", "us-east-1")
+
+
+def test_put_is_content_addressed_and_idempotent(store: BlobStore) -> None:
+    data = b"some image bytes"
+    key = store.put(data)
+    assert key == hashlib.sha256(data).hexdigest()
+    assert store.put(data) == key
+    assert store.exists(key)
+    assert store.get(key) == data
+
+
+def test_missing_and_bad_keys(store: BlobStore) -> None:
+    missing = hashlib.sha256(b"never stored").hexdigest()
+    assert not store.exists(missing)
+    with pytest.raises(BlobNotFound):
+        store.get(missing)
+    for bad in ("../etc/passwd", "ABC", missing.upper(), missing[:-1]):
+        with pytest.raises(BlobError):
+            store.get(bad)
+
+
+def test_delete(store: BlobStore) -> None:
+    key = store.put(b"short-lived")
+    store.delete(key)
+    assert not store.exists(key)
+    store.delete(key)  # deleting twice is fine
+
+
+def test_named_objects(store: BlobStore) -> None:
+    assert store.put_named("models/widgets/1/model.pt", b"weights") == "models/widgets/1/model.pt"
+    assert store.get_named("models/widgets/1/model.pt") == b"weights"
+    assert store.exists_named("models/widgets/1/model.pt")
+    store.put_named("models/widgets/1/model.pt", b"weights v2")
+    assert store.get_named("models/widgets/1/model.pt") == b"weights v2"
+    store.delete_named("models/widgets/1/model.pt")
+    assert not store.exists_named("models/widgets/1/model.pt")
+    with pytest.raises(BlobNotFound):
+        store.get_named("models/widgets/1/model.pt")
+
+
+@pytest.mark.parametrize("name", ["../escape", "/abs/path", "a//b", "a/./b", "a\\b", "", ".hidden", "a/b/"])
+def test_unsafe_names_are_refused(store: BlobStore, name: str) -> None:
+    with pytest.raises(BlobError):
+        store.put_named(name, b"x")
+
+
+def test_concurrent_puts_of_the_same_bytes(store: BlobStore) -> None:
+    data = b"raced" * 1000
+    keys: list[str] = []
+    threads = [threading.Thread(target=lambda: keys.append(store.put(data))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(keys) == {hashlib.sha256(data).hexdigest()}
+    assert store.get(keys[0]) == data
+
+
+def test_file_layout_and_no_leftover_temporaries(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    key = store.put(b"abc")
+    assert (tmp_path / "blobs" / key[:2] / key[2:4] / key).read_bytes() == b"abc"
+    store.put_named("exports/a.zip", b"zip")
+    assert (tmp_path / "blobs" / "named" / "exports" / "a.zip").read_bytes() == b"zip"
+    leftovers = [p for p in (tmp_path / "blobs").rglob("*") if p.name.startswith(".tmp-")]
+    assert leftovers == []
+
+
+def test_s3_store_creates_its_bucket_and_uses_its_prefix(moto_endpoint: str, s3_client: Any) -> None:
+    store = S3BlobStore("made-on-demand", "pre/fix/", endpoint_url=moto_endpoint, region="us-east-1")
+    key = store.put(b"hello")
+    listed = s3_client.list_objects_v2(Bucket="made-on-demand")["Contents"]
+    assert [item["Key"] for item in listed] == [f"pre/fix/blobs/{key}"]
+
+
+def test_s3_store_reports_an_unreachable_endpoint() -> None:
+    store = S3BlobStore("b", "", endpoint_url="http://127.0.0.1:9", region="us-east-1")
+    with pytest.raises(BlobError, match="cannot reach"):
+        store.put(b"x")
