@@ -12,13 +12,14 @@ import sys
 import unicodedata
 from functools import cache
 
+BACKSLASH = "\\"
 _CATEGORY_ESCAPE = re.compile(r"\\p\{([A-Za-z]{1,2})\}")
 
 
 @cache
 def compile_model_pattern(pattern: str) -> re.Pattern[str]:
     """Compile a model pattern; ``fullmatch`` on the result is the validation rule."""
-    return re.compile(_CATEGORY_ESCAPE.sub(_category_ranges_match, pattern), re.DOTALL)
+    return re.compile(translate_java_pattern(pattern), re.DOTALL)
 
 
 def matches(pattern: str, value: str) -> bool:
@@ -26,8 +27,33 @@ def matches(pattern: str, value: str) -> bool:
     return compile_model_pattern(pattern).fullmatch(value) is not None
 
 
-def _category_ranges_match(match: re.Match[str]) -> str:
-    return category_ranges(match.group(1))
+def translate_java_pattern(pattern: str) -> str:
+    """Python syntax for ``pattern``: each ``\\p{X}`` becomes its code-point ranges.
+
+    Inside a character class the ranges are spliced in; outside one they are wrapped in ``[...]``.
+    """
+    out: list[str] = []
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        found = _CATEGORY_ESCAPE.match(pattern, index)
+        if found:
+            ranges = category_ranges(found.group(1))
+            out.append(ranges if in_class else f"[{ranges}]")
+            index = found.end()
+            continue
+        char = pattern[index]
+        if char == BACKSLASH:
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 @cache

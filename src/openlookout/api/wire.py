@@ -20,6 +20,7 @@ from openlookout.api.encoding import encode_result
 from openlookout.api.errors import UnknownOperationException
 from openlookout.api.http import guarded, raw_json_response, read_body, request_context
 from openlookout.api.idempotency import IdempotencyGuard, WireResponse
+from openlookout.api.patterns import compile_model_pattern
 from openlookout.api.routing import Router
 from openlookout.api.validation import validate_params
 from openlookout.errors import ValidationException
@@ -41,6 +42,9 @@ class WireApi:
         self.handlers = handlers
         self.router = Router(model)
         self.idempotency = IdempotencyGuard(runtime.db)
+        for shape in model.shapes.values():  # compile once at start-up; a bad pattern fails here
+            if shape.pattern:
+                compile_model_pattern(shape.pattern)
 
     async def endpoint(self, request: Request) -> Response:
         return await guarded(request, lambda request_id: self._handle(request, request_id))

@@ -103,16 +103,23 @@ def test_concurrent_repeats_run_the_work_once(runtime: Runtime) -> None:
 
 
 def test_concurrent_repeat_with_other_params_conflicts_at_once(runtime: Runtime) -> None:
-    guard, work = IdempotencyGuard(runtime.db), Counter(delay=0.5)
+    guard, started, release = IdempotencyGuard(runtime.db), threading.Event(), threading.Event()
+
+    def slow_first() -> WireResponse:
+        started.set()
+        release.wait(10)
+        return WireResponse(202, "{}")
+
     thread = threading.Thread(
-        target=guard.run, args=(CTX, "CreateModel", "tok", {"ProjectName": "p"}, "ClientToken", work)
+        target=guard.run, args=(CTX, "CreateModel", "tok", {"ProjectName": "p"}, "ClientToken", slow_first)
     )
     thread.start()
-    time.sleep(0.1)
-    started = time.monotonic()
+    assert started.wait(10)
+    begun = time.monotonic()
     with pytest.raises(ConflictException):
         guard.run(CTX, "CreateModel", "tok", {"ProjectName": "q"}, "ClientToken", Counter())
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - begun < 1.0
+    release.set()
     thread.join()
 
 

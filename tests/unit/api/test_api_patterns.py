@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from openlookout.api.patterns import matches
+from openlookout.api.patterns import compile_model_pattern, matches
+from openlookout.spec.loader import ServiceModel
 
 TAG_KEY = "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$"
 
@@ -37,3 +38,19 @@ def test_trailing_newline_is_not_swallowed_by_dollar() -> None:
 def test_dot_star_accepts_any_text() -> None:
     assert matches(".*\\S.*", "line one\nline two")
     assert not matches(".*\\S.*", "   ")
+
+
+def test_category_outside_a_class_is_wrapped() -> None:
+    assert matches("\\p{N}+x", "٣3x")
+    assert not matches("\\p{N}+x", "ax")
+
+
+def test_escaped_brackets_do_not_open_a_class() -> None:
+    assert matches("\\[\\p{L}\\]", "[é]")
+
+
+def test_every_model_pattern_compiles(model: ServiceModel) -> None:
+    patterns = [shape.pattern for shape in model.shapes.values() if shape.pattern]
+    assert len(patterns) > 20
+    for pattern in patterns:
+        compile_model_pattern(pattern)
