@@ -213,6 +213,8 @@ def _check_png(data: bytes, name: str) -> tuple[int, int, str]:
         length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
         if length > end - pos - 12:
             raise ImageRejected(f"the PNG file is truncated inside its {_chunk_name(ctype)} chunk", name=name)
+        if not ctype.isalpha():
+            raise ImageRejected(f"the PNG file is corrupt (invalid chunk type {ctype!r})", name=name)
         body_end = pos + 8 + length
         if zlib.crc32(data[pos + 4 : body_end]) != struct.unpack(">I", data[body_end : body_end + 4])[0]:
             raise ImageRejected(f"the PNG {_chunk_name(ctype)} chunk is corrupt (CRC mismatch)", name=name)
@@ -368,6 +370,13 @@ def _read_sof(data: bytes, start: int, seg_end: int, name: str) -> tuple[int, in
         raise ImageRejected("the JPEG frame header leaves the height undefined", name=name)
     if width == 0:
         raise ImageRejected("the JPEG frame header declares a zero width", name=name)
+    for index in range(components):
+        sampling = data[start + 6 + 3 * index + 1]
+        horizontal, vertical = sampling >> 4, sampling & 0x0F
+        if not (1 <= horizontal <= 4 and 1 <= vertical <= 4):
+            raise ImageRejected(
+                f"the JPEG frame header has an invalid sampling factor for component {index + 1}", name=name
+            )
     if components == 1:
         mode = "L"
     elif components == 3:

@@ -193,7 +193,7 @@ def test_truncated_png_inside_header() -> None:
 
 def test_png_with_corrupt_crc() -> None:
     data = bytearray(png_image())
-    data[40] ^= 0xFF  # inside the first IDAT (after the 33-byte signature+IHDR)
+    data[50] ^= 0xFF  # inside the first IDAT body (signature+IHDR = 33 bytes, then 8 of header)
     assert "CRC mismatch" in rejected(bytes(data))
 
 
@@ -353,3 +353,17 @@ def test_random_bytes_are_rejected(data: bytes) -> None:
 def test_chunk_length_beyond_file_end() -> None:
     data = png(ihdr(64, 64)) + struct.pack(">I", 0x7FFFFFFF) + b"IDAT" + b"\x00" * 20
     assert "truncated inside its IDAT chunk" in rejected(data)
+
+
+def test_jpeg_with_invalid_sampling_factor() -> None:
+    data = bytearray(jpeg_image())
+    pos = 2
+    while data[pos + 1] not in (0xC0, 0xC1, 0xC2):
+        pos += 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+    data[pos + 2 + 2 + 6 + 1] = 0x50  # first component: 5 x 0
+    assert "invalid sampling factor for component 1" in rejected(bytes(data))
+
+
+def test_png_with_invalid_chunk_type() -> None:
+    data = png(ihdr(64, 64), chunk(b"ID@T", b"xx"), chunk(b"IEND", b""))
+    assert "invalid chunk type" in rejected(data)

@@ -249,3 +249,15 @@ def test_normalise_colour() -> None:
     assert normalise_colour("A1B2C3") == "#A1B2C3"
     with pytest.raises(ValueError):
         normalise_colour("#12345")
+
+
+def test_colour_key_transparency_of_rgb_and_grey_masks() -> None:
+    rgb = np.full((H, W, 3), 0x80, dtype=np.uint8)
+    rgb[0:2, 0:2] = (0x23, 0xA4, 0x36)
+    data = png_of(rgb, "RGB", transparency=(0x80, 0x80, 0x80))
+    assert inspect_mask(data, name="m", colors=COLOURS, width=W, height=H).pixel_counts == {"crack": 4}
+    grey = np.full((H, W), 0x80, dtype=np.uint8)
+    grey[0:3, 0:3] = 0x40
+    data = png_of(grey, "L", transparency=0x80)
+    info = inspect_mask(data, name="m", colors={"#404040": "dent"}, width=W, height=H)
+    assert info.pixel_counts == {"dent": 9}
