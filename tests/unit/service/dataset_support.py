@@ -1,10 +1,15 @@
-"""Helpers for the dataset service tests: manifest lines and a ``Workspace`` (files under the allowed
-local root plus shortcuts to the dataset handlers, no HTTP).
+"""Helpers for the dataset tests (unit and contract): manifest lines, distinct tiny images, S3
+uploads, waiting on a live server, and a ``Workspace`` (files under the allowed local root plus
+shortcuts to the dataset handlers, no HTTP) for the unit tests.
 """
 
 from __future__ import annotations
 
 import json
+import struct
+import time
+import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +19,26 @@ from openlookout.service import dataset_jobs, datasets, projects
 from openlookout.service.context import RequestContext, Runtime
 
 CTX = RequestContext(account_id="123456789012", region="us-east-1")
+FINAL = {"CREATE_COMPLETE", "CREATE_FAILED", "UPDATE_COMPLETE", "UPDATE_FAILED_ROLLBACK_COMPLETE"}
 
 
-def label_line(ref: str, label: str | None, **extra: Any) -> str:
-    """A classification manifest line (capitalised class names and string values are allowed)."""
+def label_line(
+    ref: str, label: str | None, *, attribute: str = "anomaly-label", value: Any = None, **extra: Any
+) -> str:
+    """A classification manifest line (capitalised class names and string values are allowed).
+
+    ``value`` overrides the label attribute's value (ignored by the service); ``extra`` adds keys.
+    """
     line: dict[str, Any] = {"source-ref": ref}
     if label is not None:
-        line["anomaly-label"] = 1 if label.lower() == "anomaly" else 0
-        line["anomaly-label-metadata"] = {
+        line[attribute] = value if value is not None else (1 if label.lower() == "anomaly" else 0)
+        line[f"{attribute}-metadata"] = {
             "class-name": label,
             "type": "groundtruth/image-classification",
             "human-annotated": "yes",
             "confidence": 1,
             "job-name": "labeling-job/test",
+            "creation-date": "2024-03-05T10:15:00.000",
         }
     line.update(extra)
     return json.dumps(line)
@@ -47,6 +59,66 @@ def mask_line(ref: str, mask_ref: str, colours: dict[str, str], *, background: b
         "human-annotated": "yes",
     }
     return json.dumps(line)
+
+
+def with_text_chunk(png: bytes, text: str) -> bytes:
+    """The same PNG with a tEXt chunk after IHDR: distinct bytes, identical pixels."""
+    body = b"Comment\x00" + text.encode()
+    chunk = struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body))
+    return png[:33] + chunk + png[33:]
+
+
+def distinct_pngs(count: int, width: int = 96, height: int = 64) -> list[bytes]:
+    base = png_image(width, height, seed=42)
+    return [with_text_chunk(base, f"copy {i}") for i in range(count)]
+
+
+def bomb_png(side: int = 30000) -> bytes:
+    """A tiny PNG that declares a huge 8-bit grayscale picture (a decompression bomb)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (side + 1) * 64, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def new_bucket(s3: Any, *, versioned: bool = False) -> str:
+    bucket = f"lv-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return bucket
+
+
+def put(s3: Any, bucket: str, key: str, data: bytes | str) -> str:
+    s3.put_object(Bucket=bucket, Key=key, Body=data.encode() if isinstance(data, str) else data)
+    return f"s3://{bucket}/{key}"
+
+
+def manifest_source(bucket: str, key: str, version: str | None = None) -> dict[str, Any]:
+    s3_object = {"Bucket": bucket, "Key": key}
+    if version:
+        s3_object["VersionId"] = version
+    return {"GroundTruthManifest": {"S3Object": s3_object}}
+
+
+def wait_dataset(lv: Any, project: str, kind: str = "train", timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        description = lv.describe_dataset(ProjectName=project, DatasetType=kind)["DatasetDescription"]
+        if description["Status"] in FINAL or time.monotonic() > deadline:
+            return description
+        time.sleep(0.05)
+
+
+def all_entries(lv: Any, project: str, kind: str = "train", **filters: Any) -> list[dict[str, Any]]:
+    paginator = lv.get_paginator("list_dataset_entries")
+    out: list[dict[str, Any]] = []
+    for page in paginator.paginate(ProjectName=project, DatasetType=kind, **filters):
+        out.extend(json.loads(line) for line in page["DatasetEntries"])
+    return out
 
 
 class Workspace:

@@ -33,8 +33,8 @@ def test_classification_manifest_counts_and_round_trip(ws: Workspace) -> None:
     ws.project()
     lines = [
         label_line(ws.image("n1.png", 1), "Normal"),
-        label_line(ws.image("n2.png", 2), "normal", **{"anomaly-label": "0"}),
-        label_line(ws.image("a1.png", 3), "Anomaly", **{"anomaly-label": "7"}),
+        label_line(ws.image("n2.png", 2), "normal", value="0"),
+        label_line(ws.image("a1.png", 3), "Anomaly", value="7"),
         label_line(ws.image("u1.png", 4), "scratchy"),
         json.dumps({"source-ref": ws.image("u2.png", 5)}),
     ]
