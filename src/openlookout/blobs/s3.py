@@ -19,17 +19,29 @@ from openlookout.blobs.base import BlobError, BlobNotFound, check_key, check_nam
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
 
+_SESSION_LOCK = threading.Lock()
+_SESSION: boto3.session.Session | None = None
+
+
 def make_s3_client(endpoint_url: str, region: str) -> Any:
-    """A boto3 S3 client for ``endpoint_url`` (empty: boto3's default) with path-style addressing."""
+    """A boto3 S3 client for ``endpoint_url`` (empty: boto3's default) with path-style addressing.
+
+    Clients are thread-safe; they are made from one shared session (under a lock, since sessions
+    are not) so the service model is loaded once per process.
+    """
+    global _SESSION
     config = Config(
         s3={"addressing_style": "path"},
         retries={"max_attempts": 3, "mode": "standard"},
         connect_timeout=10,
         read_timeout=60,
     )
-    return boto3.session.Session().client(
-        "s3", endpoint_url=endpoint_url or None, region_name=region or "us-east-1", config=config
-    )
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            _SESSION = boto3.session.Session()
+        return _SESSION.client(
+            "s3", endpoint_url=endpoint_url or None, region_name=region or "us-east-1", config=config
+        )
 
 
 class S3BlobStore:

@@ -43,9 +43,12 @@ JPEG_SOI = b"\xff\xd8\xff"
 
 ImageFormat = Literal["png", "jpeg"]
 
-# Pillow guards only its own decoders; keep its bomb limit no looser than ours.
+# Pillow guards only its own decoders; keep its bomb limit no looser than ours and make its
+# warning an error, process-wide (a filter installed once is safe across threads, unlike
+# ``warnings.catch_warnings``).
 if Image.MAX_IMAGE_PIXELS is None or Image.MAX_IMAGE_PIXELS > MAX_PIXELS:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 class ImageRejected(Exception):
@@ -414,12 +417,10 @@ def open_checked(data: bytes, *, name: str) -> tuple[ImageInfo, Image.Image]:
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise ImageRejected("refusing to decode while Pillow is set to load truncated images", name=name)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=["PNG" if info.format == "png" else "JPEG"])
-            if image.size != (info.width, info.height):
-                raise ImageRejected("the decoder sees a different size than the header", name=name)
-            image.load()
+        image = Image.open(io.BytesIO(data), formats=["PNG" if info.format == "png" else "JPEG"])
+        if image.size != (info.width, info.height):
+            raise ImageRejected("the decoder sees a different size than the header", name=name)
+        image.load()
     except ImageRejected:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
