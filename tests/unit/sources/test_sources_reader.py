@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openlookout.settings import Settings
 from openlookout.sources.reader import FoundImage, SourceError, SourceReader
@@ -256,3 +258,33 @@ def test_listing_checks_roots_and_existence(reader: SourceReader, root: Path) ->
     assert "not a folder" in failure(lambda: reader.list_images(str(root / "set" / "loose.png")))
     assert "does not exist" in failure(lambda: reader.list_images(str(root / "missing")))
     assert "does not exist" in failure(lambda: reader.list_images("s3://no-such-bucket-there/x"))
+
+
+# ---------------------------------------------------------------------------------- robustness
+
+_ref_text = st.text(alphabet=st.sampled_from(list("ab/.:%\\@?#~ s3filex\x00")), max_size=30)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ref=_ref_text, base=st.one_of(st.none(), _ref_text, st.sampled_from(["s3://b/m.manifest", "/tmp/m"])))
+def test_resolve_gives_a_uri_or_source_error(reader: SourceReader, ref: str, base: str | None) -> None:
+    try:
+        uri = reader.resolve(ref, base)
+    except SourceError as exc:
+        assert exc.reason
+        return
+    assert uri.startswith(("s3://", "file:///"))
+    if uri.startswith("s3://"):
+        bucket, _, key = uri[5:].partition("/")
+        assert bucket and key and not key.startswith("../")
+
+
+def test_symlink_loop_is_a_clean_error(reader: SourceReader, root: Path) -> None:
+    (root / "loop1.png").symlink_to(root / "loop2.png")
+    (root / "loop2.png").symlink_to(root / "loop1.png")
+    assert "loop1.png" in failure(lambda: reader.read(str(root / "loop1.png"), max_bytes=9))
+
+
+def test_broken_symlink_does_not_exist(reader: SourceReader, root: Path) -> None:
+    (root / "dangling.png").symlink_to(root / "gone.png")
+    assert "does not exist" in failure(lambda: reader.read(str(root / "dangling.png"), max_bytes=9))
