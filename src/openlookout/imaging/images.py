@@ -203,6 +203,8 @@ def _check_png(data: bytes, name: str) -> tuple[int, int, str]:
     # Refuse oversized declarations before touching the pixel data (decompression bombs).
     check_dimensions(width, height, name=name)
     expected = _png_raw_size(width, height, depth, colour, interlace)
+    # Each scanline starts with a filter-type byte (0..4); checked for non-interlaced images.
+    stride = 0 if interlace else 1 + (width * depth * _PNG_CHANNELS[colour] + 7) // 8
     inflater = zlib.decompressobj()
     inflated = 0
     pos = 33
@@ -225,7 +227,7 @@ def _check_png(data: bytes, name: str) -> tuple[int, int, str]:
             if idat_done:
                 raise ImageRejected("the PNG image data chunks are not consecutive", name=name)
             seen_idat = True
-            inflated = _inflate_counting(inflater, data[pos + 8 : body_end], inflated, expected, name)
+            inflated = _inflate_counting(inflater, data[pos + 8 : body_end], inflated, expected, stride, name)
         else:
             if seen_idat:
                 idat_done = True
@@ -244,6 +246,7 @@ def _check_png(data: bytes, name: str) -> tuple[int, int, str]:
         tail = inflater.flush()
     except zlib.error as exc:
         raise ImageRejected(f"the PNG image data is corrupt ({exc})", name=name) from None
+    _check_filters(tail, inflated, stride, name)
     inflated += len(tail)
     if not inflater.eof:
         raise ImageRejected("the PNG image data is truncated (compressed stream incomplete)", name=name)
@@ -256,7 +259,7 @@ def _check_png(data: bytes, name: str) -> tuple[int, int, str]:
 
 
 def _inflate_counting(
-    inflater: zlib._Decompress, piece: bytes, inflated: int, expected: int, name: str
+    inflater: zlib._Decompress, piece: bytes, inflated: int, expected: int, stride: int, name: str
 ) -> int:
     """Feed ``piece`` to the inflater in bounded steps, counting (and discarding) the output."""
     if inflater.eof:
@@ -267,6 +270,7 @@ def _inflate_counting(
     try:
         while buf:
             out = inflater.decompress(buf, _INFLATE_PIECE)
+            _check_filters(out, inflated, stride, name)
             inflated += len(out)
             if inflated > expected:
                 raise ImageRejected(
@@ -282,6 +286,12 @@ def _inflate_counting(
     except zlib.error as exc:
         raise ImageRejected(f"the PNG image data is corrupt ({exc})", name=name) from None
     return inflated
+
+
+def _check_filters(out: bytes, offset: int, stride: int, name: str) -> None:
+    """Refuse scanline filter types above 4 in ``out``, which starts ``offset`` bytes into the data."""
+    if stride and out and max(out[(-offset) % stride :: stride], default=0) > 4:
+        raise ImageRejected("the PNG image data is corrupt (invalid scanline filter type)", name=name)
 
 
 def _chunk_name(ctype: bytes) -> str:

@@ -367,3 +367,11 @@ def test_jpeg_with_invalid_sampling_factor() -> None:
 def test_png_with_invalid_chunk_type() -> None:
     data = png(ihdr(64, 64), chunk(b"ID@T", b"xx"), chunk(b"IEND", b""))
     assert "invalid chunk type" in rejected(data)
+
+
+def test_png_with_invalid_scanline_filter() -> None:
+    raw = bytearray((b"\x00" + b"\x80" * 64) * 64)
+    raw[65 * 40] = 9  # filter byte of row 40
+    assert "invalid scanline filter type" in rejected(grey_png(64, 64, raw=bytes(raw)))
+    raw[65 * 40] = 4
+    assert inspect_image(grey_png(64, 64, raw=bytes(raw)), name="ok.png").height == 64
