@@ -13,7 +13,7 @@ from sqlalchemy import update
 from openlookout.api.idempotency import IdempotencyGuard, WireResponse, params_fingerprint, resource_type_of
 from openlookout.errors import ConflictException
 from openlookout.service.context import RequestContext, Runtime
-from openlookout.store.idempotency import TOKEN_LIFETIME_SECONDS
+from openlookout.store.idempotency import TOKEN_LIFETIME_SECONDS, TokenKey, find_token, purge_expired
 from openlookout.store.tables import idempotency_tokens
 
 CTX = RequestContext(account_id="111122223333", region="us-east-1")
@@ -170,3 +170,19 @@ def test_through_the_app_handler_called_once(client_for: ClientFor) -> None:
         "/2020-11-20/projects", json={"ProjectName": "p"}, headers={"X-Amzn-Client-Token": "a b"}
     )
     assert bad_token.status_code == 400 and "ClientToken" in bad_token.json()["message"]
+
+
+def test_purge_removes_only_expired_records(runtime: Runtime) -> None:
+    guard = IdempotencyGuard(runtime.db)
+    guard.run(CTX, "CreateModel", "old", {"ProjectName": "p"}, "ClientToken", Counter())
+    guard.run(CTX, "CreateModel", "new", {"ProjectName": "p"}, "ClientToken", Counter())
+    old_key = TokenKey(CTX.account_id, CTX.region, "CreateModel", "old")
+    with runtime.db.begin() as conn:
+        conn.execute(
+            update(idempotency_tokens)
+            .where(idempotency_tokens.c.token == "old")
+            .values(created_at=time.time() - TOKEN_LIFETIME_SECONDS - 1)
+        )
+    assert purge_expired(runtime.db, now=time.time()) == 1
+    assert find_token(runtime.db, old_key) is None
+    assert find_token(runtime.db, TokenKey(CTX.account_id, CTX.region, "CreateModel", "new")) is not None
