@@ -55,11 +55,14 @@ def register_dataset_jobs(runner: JobRunner) -> None:
     runner.register(IMPORT_SOURCE, run_source_import, on_failure=_on_failure)
 
 
-def submit_job(runtime: Runtime, kind: str, payload: dict[str, Any]) -> int:
-    """Submit a dataset job, registering the dataset job kinds first if nobody did."""
+def submit_job(
+    runtime: Runtime, kind: str, payload: dict[str, Any], *, conn: Connection | None = None
+) -> int:
+    """Submit a dataset job (in the caller's transaction ``conn`` if given), registering the
+    dataset job kinds first if nobody did."""
     if not runtime.jobs.is_registered(kind):
         register_dataset_jobs(runtime.jobs)
-    return runtime.jobs.submit(kind, payload)
+    return runtime.jobs.submit(kind, payload, conn=conn)
 
 
 # --- job bodies -----------------------------------------------------------------------------

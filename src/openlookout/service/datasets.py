@@ -66,10 +66,23 @@ def busy_conflict(project_name: str, dataset: repo.DatasetRow, action: str) -> C
     )
 
 
+JobSpec = tuple[str, dict[str, Any]]
+"""A dataset job to submit: its kind and payload (the dataset's id is added as ``dataset_id``)."""
+
+
 def new_dataset(
-    runtime: Runtime, ctx: RequestContext, project_name: str, dataset_type: str, status: str
-) -> repo.DatasetRow:
-    """Insert a dataset row; ConflictException if the project already has one of that type."""
+    runtime: Runtime,
+    ctx: RequestContext,
+    project_name: str,
+    dataset_type: str,
+    status: str,
+    *,
+    job: JobSpec | None = None,
+) -> tuple[repo.DatasetRow, int | None]:
+    """Insert a dataset row (and submit its job in the same transaction); the row and the job id.
+
+    ConflictException if the project already has a dataset of that type.
+    """
     project = require_project(runtime, ctx, project_name)
     conflict = ConflictException(
         f"Project {project_name} already has a {dataset_type} dataset; delete it first to replace it.",
@@ -80,7 +93,12 @@ def new_dataset(
         with runtime.db.begin() as conn:
             if repo.get_dataset(conn, project.id, dataset_type) is not None:
                 raise conflict
-            return repo.insert_dataset(conn, project.id, dataset_type, status, time.time())
+            dataset = repo.insert_dataset(conn, project.id, dataset_type, status, time.time())
+            job_id = None
+            if job is not None:
+                kind, payload = job
+                job_id = jobs.submit_job(runtime, kind, {**payload, "dataset_id": dataset.id}, conn=conn)
+            return dataset, job_id
     except IntegrityError:
         raise conflict from None
 
@@ -107,30 +125,18 @@ def create_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     if source is not None and not s3_object:
         raise ValidationException("DatasetSource must name a GroundTruthManifest S3Object.")
     if not s3_object:
-        dataset = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_COMPLETE)
+        dataset, _ = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_COMPLETE)
         return {"DatasetMetadata": _metadata(dataset)}
     bucket, key = s3_object.get("Bucket"), s3_object.get("Key")
     if not bucket or not key:
         raise ValidationException("The manifest's S3Object needs both Bucket and Key.")
-    dataset = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_IN_PROGRESS)
-    payload: dict[str, Any] = {"dataset_id": dataset.id, "manifest_uri": f"s3://{bucket}/{key}"}
+    payload: dict[str, Any] = {"manifest_uri": f"s3://{bucket}/{key}"}
     if s3_object.get("VersionId"):
         payload["version_id"] = str(s3_object["VersionId"])
-    submit_or_fail(runtime, jobs.IMPORT_MANIFEST, payload, creating=True)
+    dataset, _ = new_dataset(
+        runtime, ctx, project_name, dataset_type, jobs.CREATE_IN_PROGRESS, job=(jobs.IMPORT_MANIFEST, payload)
+    )
     return {"DatasetMetadata": _metadata(dataset)}
-
-
-def submit_or_fail(runtime: Runtime, kind: str, payload: dict[str, Any], *, creating: bool) -> int:
-    """Submit a dataset job; if that fails, leave the dataset in a failed state and re-raise."""
-    try:
-        return jobs.submit_job(runtime, kind, payload)
-    except Exception:
-        message = "the import could not be scheduled"
-        dataset_id = int(payload["dataset_id"])
-        with runtime.db.begin() as conn:
-            status = jobs.CREATE_FAILED if creating else jobs.ROLLBACK_COMPLETE
-            repo.set_dataset_status(conn, dataset_id, status, message, time.time())
-        raise
 
 
 def describe_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -237,21 +243,25 @@ def update_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[s
             f"Changes is {len(changes):,} bytes; the limit is {MAX_CHANGES_BYTES:,} bytes (10 MiB)."
         )
     dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
-    start_update(runtime, project_name, dataset)
+    if dataset.status not in STABLE_STATES:
+        raise busy_conflict(project_name, dataset, "updated")
     changes_key = runtime.blobs.put(bytes(changes))
-    submit_or_fail(
-        runtime, jobs.UPDATE_ENTRIES, {"dataset_id": dataset.id, "changes_blob": changes_key}, creating=False
-    )
+    start_update(runtime, project_name, dataset, job=(jobs.UPDATE_ENTRIES, {"changes_blob": changes_key}))
     return {"Status": jobs.UPDATE_IN_PROGRESS}
 
 
-def start_update(runtime: Runtime, project_name: str, dataset: repo.DatasetRow) -> None:
-    """Move a stable dataset to UPDATE_IN_PROGRESS, or raise ConflictException."""
+def start_update(runtime: Runtime, project_name: str, dataset: repo.DatasetRow, *, job: JobSpec) -> int:
+    """Move a stable dataset to UPDATE_IN_PROGRESS and submit its job in one transaction; the job id.
+
+    ConflictException if the dataset is not in a stable state.
+    """
     if dataset.status not in STABLE_STATES:
         raise busy_conflict(project_name, dataset, "updated")
+    kind, payload = job
     with runtime.db.begin() as conn:
         changed = repo.set_dataset_status(
             conn, dataset.id, jobs.UPDATE_IN_PROGRESS, None, time.time(), expect_status=STABLE_STATES
         )
-    if not changed:
-        raise busy_conflict(project_name, dataset, "updated")
+        if not changed:
+            raise busy_conflict(project_name, dataset, "updated")
+        return jobs.submit_job(runtime, kind, {**payload, "dataset_id": dataset.id}, conn=conn)

@@ -31,7 +31,6 @@ from openlookout.service.datasets import (
     new_dataset,
     require_project,
     start_update,
-    submit_or_fail,
 )
 from openlookout.service.entries import Candidate, IngestError, ParsedBatch, ingest
 from openlookout.store import entries as repo
@@ -67,13 +66,14 @@ def import_labeled_source(
     project = require_project(runtime, ctx, project_name)
     with runtime.db.begin() as conn:
         dataset = repo.get_dataset(conn, project.id, dataset_type)
-    creating = dataset is None
-    if dataset is None:
-        dataset = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_IN_PROGRESS)
-    else:
-        start_update(runtime, project_name, dataset)
-    payload = {"dataset_id": dataset.id, "uri": location, "labeled": labeled, "creating": creating}
-    return submit_or_fail(runtime, jobs.IMPORT_SOURCE, payload, creating=creating)
+    payload = {"uri": location, "labeled": labeled, "creating": dataset is None}
+    if dataset is not None:
+        return start_update(runtime, project_name, dataset, job=(jobs.IMPORT_SOURCE, payload))
+    _, job_id = new_dataset(
+        runtime, ctx, project_name, dataset_type, jobs.CREATE_IN_PROGRESS, job=(jobs.IMPORT_SOURCE, payload)
+    )
+    assert job_id is not None
+    return job_id
 
 
 def add_image(
@@ -98,7 +98,7 @@ def add_image(
         dataset = repo.get_dataset(conn, project.id, dataset_type)
     created = dataset is None
     if dataset is None:
-        dataset = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_COMPLETE)
+        dataset, _ = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_COMPLETE)
     elif dataset.status not in STABLE_STATES:
         raise busy_conflict(project_name, dataset, "updated")
     entry = new_entry(source_ref, cast(Label | None, label), job_name="openlookout/upload")

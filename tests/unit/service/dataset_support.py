@@ -155,9 +155,8 @@ class Workspace:
         """CreateDataset from a manifest, with the manifest as a local file (the handler takes S3)."""
         self.manifests += 1
         manifest = self.write(f"manifests/{kind}-{self.manifests}.manifest", "\n".join(lines))
-        created = datasets.new_dataset(self.runtime, CTX, project, kind, dataset_jobs.CREATE_IN_PROGRESS)
-        payload = {"dataset_id": created.id, "manifest_uri": manifest}
-        dataset_jobs.submit_job(self.runtime, dataset_jobs.IMPORT_MANIFEST, payload)
+        job = (dataset_jobs.IMPORT_MANIFEST, {"manifest_uri": manifest})
+        datasets.new_dataset(self.runtime, CTX, project, kind, dataset_jobs.CREATE_IN_PROGRESS, job=job)
         self.wait()
         return self.describe(project=project, kind=kind)
 

@@ -9,7 +9,7 @@ from tests.helpers.synthetic import jpeg_image, png_image
 from tests.unit.service.dataset_support import CTX, Workspace, label_line, mask_line
 
 from openlookout.errors import ConflictException, ResourceNotFoundException
-from openlookout.service import datasets
+from openlookout.service import dataset_jobs, datasets
 from openlookout.store import entries as repo
 
 RED, GREEN = "#D62728", "#23A436"
@@ -55,13 +55,9 @@ def test_relative_refs_and_jpeg(ws: Workspace) -> None:
     ws.write("set/images/b.png", png_image(96, 64, seed=11))
     manifest = "\n".join([label_line("images/a.jpg", "normal"), label_line("./images/b.png", "anomaly")])
     ws.write("set/train.manifest", manifest)
-    created = datasets.new_dataset(ws.runtime, CTX, "widgets", "train", "CREATE_IN_PROGRESS")
-    from openlookout.service import dataset_jobs
-
     uri = (ws.root / "set/train.manifest").as_uri()
-    dataset_jobs.submit_job(
-        ws.runtime, dataset_jobs.IMPORT_MANIFEST, {"dataset_id": created.id, "manifest_uri": uri}
-    )
+    job = (dataset_jobs.IMPORT_MANIFEST, {"manifest_uri": uri})
+    datasets.new_dataset(ws.runtime, CTX, "widgets", "train", "CREATE_IN_PROGRESS", job=job)
     ws.wait()
     described = ws.describe()
     assert described["Status"] == "CREATE_COMPLETE", described.get("StatusMessage")
