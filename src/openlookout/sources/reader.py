@@ -245,7 +245,7 @@ class SourceReader:
                         if len(found) > limit:
                             raise SourceError(f"{uri} holds more than {limit} images")
         except ClientError as exc:
-            raise SourceError(_s3_reason(exc, uri, bucket)) from None
+            raise SourceError(_s3_reason(exc, uri, bucket, "listed")) from None
         except NoCredentialsError:
             raise SourceError(
                 f"{uri} cannot be listed: no S3 credentials are configured on this server"
@@ -329,12 +329,12 @@ def _os_reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _s3_reason(exc: ClientError, what: str, bucket: str) -> str:
+def _s3_reason(exc: ClientError, what: str, bucket: str, verb: str = "read") -> str:
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code == "NoSuchBucket":
-        return f"{what} cannot be read: bucket {bucket} does not exist"
+        return f"{what} cannot be {verb}: bucket {bucket} does not exist"
     if code in ("NoSuchKey", "404", "NotFound"):
         return f"{what} does not exist"
     version_problem = code == "InvalidArgument" and "version" in str(error.get("Message", "")).lower()
@@ -348,5 +348,5 @@ def _s3_reason(exc: ClientError, what: str, bucket: str) -> str:
         "InvalidAccessKeyId",
         "SignatureDoesNotMatch",
     ):
-        return f"{what} cannot be read: access denied ({code})"
-    return f"{what} cannot be read: {code or status or 'request failed'}"
+        return f"{what} cannot be {verb}: access denied ({code})"
+    return f"{what} cannot be {verb}: {code or status or 'request failed'}"

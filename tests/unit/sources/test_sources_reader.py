@@ -257,7 +257,10 @@ def test_listing_checks_roots_and_existence(reader: SourceReader, root: Path) ->
     assert "outside" in failure(lambda: reader.list_images(str(root.parent / "outside")))
     assert "not a folder" in failure(lambda: reader.list_images(str(root / "set" / "loose.png")))
     assert "does not exist" in failure(lambda: reader.list_images(str(root / "missing")))
-    assert "does not exist" in failure(lambda: reader.list_images("s3://no-such-bucket-there/x"))
+    reason = failure(lambda: reader.list_images("s3://no-such-bucket-there/x"))
+    assert (
+        reason == "s3://no-such-bucket-there/x cannot be listed: bucket no-such-bucket-there does not exist"
+    )
 
 
 # ---------------------------------------------------------------------------------- robustness
