@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from openlookout.errors import ValidationException
 from openlookout.spec.loader import Operation, ServiceModel, Shape
 
 _INTEGER_TYPES = ("integer", "long")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _FLOAT_TYPES = ("float", "double")
 
 
@@ -80,6 +82,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationException(f"The request body is not valid JSON: {exc}.") from None
+    except (ValueError, RecursionError):  # absurdly long numbers or nesting
+        raise ValidationException("The request body is not JSON this service can read.") from None
     if not isinstance(document, dict):
         raise ValidationException("The request body must be a JSON object.")
     return document
@@ -106,17 +110,19 @@ def _query_value(shape: Shape, values: list[str], path: str) -> Any:
 
 def text_to_value(shape: Shape, text: str, path: str) -> Any:
     """A scalar from its text form (URI, query string or header)."""
+    text = plain_text(text, path)
     if shape.type in _INTEGER_TYPES:
         try:
-            return int(text.strip())
+            number = int(text.strip())
         except ValueError:
             raise ValidationException(f"{path}: '{text[:64]}' is not an integer.") from None
+        return _in_bits(shape, number, path)
     if shape.type in _FLOAT_TYPES:
         try:
-            number = float(text)
+            real = float(text)
         except ValueError:
             raise ValidationException(f"{path}: '{text[:64]}' is not a number.") from None
-        return _finite(number, path)
+        return _finite(real, path)
     if shape.type == "boolean":
         lowered = text.strip().lower()
         if lowered not in ("true", "false"):
@@ -125,6 +131,20 @@ def text_to_value(shape: Shape, text: str, path: str) -> Any:
     if shape.type == "timestamp":
         return parse_timestamp(text, path)
     return text
+
+
+def plain_text(text: str, path: str) -> str:
+    """``text`` unless it holds NUL or lone surrogates (not storable, never sent by a real SDK)."""
+    if "\x00" in text or _SURROGATES.search(text):
+        raise ValidationException(f"{path}: the text contains NUL or unpaired surrogate characters.")
+    return text
+
+
+def _in_bits(shape: Shape, number: int, path: str) -> int:
+    bits = 64 if shape.type == "long" else 32
+    if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+        raise ValidationException(f"{path}: the number does not fit in a {bits}-bit integer.")
+    return number
 
 
 def parse_timestamp(value: str | int | float, path: str) -> datetime:
@@ -185,11 +205,11 @@ def json_to_value(model: ServiceModel, shape: Shape, value: Any, path: str) -> A
     if kind == "string":
         if not isinstance(value, str):
             raise ValidationException(f"{path}: a string is expected.")
-        return value
+        return plain_text(value, path)
     if kind in _INTEGER_TYPES:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationException(f"{path}: an integer is expected.")
-        return value
+        return _in_bits(shape, value, path)
     if kind in _FLOAT_TYPES:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValidationException(f"{path}: a number is expected.")

@@ -137,3 +137,33 @@ def test_raw_streaming_payload_and_content_type(model: ServiceModel) -> None:
 def test_body_is_ignored_for_operations_without_body_members(model: ServiceModel) -> None:
     params = _decode(model, "StopModel", uri={"projectName": "p", "modelVersion": "1"}, body=b"{}")
     assert params == {"ProjectName": "p", "ModelVersion": "1"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"ProjectName": "nul\\u0000byte"}',
+        b'{"ProjectName": "lone \\ud800 surrogate"}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"ProjectName": ' + b"9" * 5000 + b"}",
+    ],
+)
+def test_unstorable_or_absurd_json_is_a_validation_error(model: ServiceModel, body: bytes) -> None:
+    with pytest.raises(ValidationException):
+        _decode(model, "CreateProject", body=body)
+
+
+def test_integers_must_fit_32_bits(model: ServiceModel) -> None:
+    uri = {"projectName": "p", "modelVersion": "1"}
+    with pytest.raises(ValidationException, match="32-bit"):
+        _decode(model, "StartModel", uri=uri, body=b'{"MinInferenceUnits": 4294967296}')
+    with pytest.raises(ValidationException, match="32-bit"):
+        _decode(model, "ListProjects", query="maxResults=99999999999")
+    assert _decode(model, "StartModel", uri=uri, body=b'{"MinInferenceUnits": 2147483647}')[
+        "MinInferenceUnits"
+    ] == (2147483647)
+
+
+def test_nul_in_a_uri_value_is_refused(model: ServiceModel) -> None:
+    with pytest.raises(ValidationException, match="NUL"):
+        _decode(model, "DescribeProject", uri={"projectName": "a\x00b"})
