@@ -85,7 +85,7 @@ def image_array(
         img[sy0:sy1, sx0:sx1] = 235.0
         bcx, bcy = (bx0 + bx1) / 2.0, (by0 + by1) / 2.0
         br = (bx1 - bx0) / 2.0
-        blob = (xx - bcx) ** 2 + (yy - bcy) ** 2 <= br * br
+        blob = (xx + 0.5 - bcx) ** 2 + (yy + 0.5 - bcy) ** 2 <= br * br
         img = np.where(blob, 10.0, img)
     grey = np.clip(img, 0, 255).astype(np.uint8)
     if mode == "L":

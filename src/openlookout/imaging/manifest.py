@@ -85,6 +85,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
 def parse_line(text: str, line_number: int) -> ManifestEntry:
     """Parse one manifest line; raise ``ManifestError`` with a precise reason for any problem."""
     if not isinstance(text, str):
@@ -96,7 +111,9 @@ def parse_line(text: str, line_number: int) -> ManifestEntry:
     if not text.strip():
         raise ManifestError(line_number, "the line is blank")
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
+    except _DuplicateKey as exc:
+        raise ManifestError(line_number, f"the key {exc.key!r} appears twice in one object") from None
     except json.JSONDecodeError as exc:
         raise ManifestError(line_number, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:

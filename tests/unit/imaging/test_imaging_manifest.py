@@ -274,6 +274,8 @@ def test_missing_or_bad_mask_reference() -> None:
         ('{"source-ref": " a.png"}', "leading or trailing spaces"),
         ('{"source-ref": "a\\u0000.png"}', "control characters"),
         ("[" * 4000 + "]" * 4000, "nested too deeply"),
+        ('{"source-ref": "a.png", "source-ref": "b.png"}', "the key 'source-ref' appears twice"),
+        ('{"source-ref": "a.png", "m": {"x": 1, "x": 2}}', "the key 'x' appears twice"),
     ],
 )
 def test_general_errors(text: str, words: str) -> None:

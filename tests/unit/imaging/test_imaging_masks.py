@@ -6,6 +6,8 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from tests.helpers.synthetic import jpeg_image, mask_png
 
@@ -261,3 +263,28 @@ def test_colour_key_transparency_of_rgb_and_grey_masks() -> None:
     data = png_of(grey, "L", transparency=0x80)
     info = inspect_mask(data, name="m", colors={"#404040": "dent"}, width=W, height=H)
     assert info.pixel_counts == {"dent": 9}
+
+
+_MASK_SEEDS = [mask_png(W, H, [CRACK, CHIP]), mask_png(W, H, [CRACK, CHIP], palette=True)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    which=st.integers(0, 1),
+    edits=st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 255)), max_size=6),
+    cut=st.one_of(st.none(), st.integers(0, 5000)),
+)
+def test_mutated_masks_never_raise_anything_but_image_rejected(
+    which: int, edits: list[tuple[int, int]], cut: int | None
+) -> None:
+    data = bytearray(_MASK_SEEDS[which])
+    for position, value in edits:
+        data[position % len(data)] = value
+    if cut is not None:
+        data = data[: cut % (len(data) + 1)]
+    try:
+        info = inspect_mask(bytes(data), name="fuzz", colors=COLOURS, width=W, height=H)
+    except ImageRejected as exc:
+        assert exc.reason
+        return
+    assert set(info.types) <= {"crack", "chip"}
