@@ -119,15 +119,24 @@ def run_source_import(runtime: Runtime, payload: dict[str, Any]) -> None:
 def run_entries_update(runtime: Runtime, payload: dict[str, Any]) -> None:
     """UpdateDatasetEntries: UPDATE_IN_PROGRESS -> UPDATE_COMPLETE | ..._ROLLBACK_COMPLETE."""
     dataset_id = int(payload["dataset_id"])
-    changes_key = str(payload["changes_blob"])
+    changes_name = str(payload["changes_name"])
 
     def batch() -> ParsedBatch:
-        parsed = parse_lines(manifest_lines(runtime.blobs.get(changes_key)), base=None)
+        parsed = parse_lines(manifest_lines(runtime.blobs.get_named(changes_name)), base=None)
         if not parsed.candidates and parsed.error is None:
             raise IngestError("the changes hold no dataset entries")
         return parsed
 
     _run_update(runtime, dataset_id, batch)
+    _forget_changes(runtime, changes_name)
+
+
+def _forget_changes(runtime: Runtime, name: str) -> None:
+    """Drop the stored Changes of a finished update (kept until then so a re-run can read them)."""
+    try:
+        runtime.blobs.delete_named(name)
+    except Exception:
+        log.warning("could not delete the stored changes %s", name, exc_info=True)
 
 
 # --- shared flow ----------------------------------------------------------------------------

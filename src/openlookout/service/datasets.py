@@ -9,6 +9,7 @@ only check states, record the new status and submit the job.
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -245,8 +246,15 @@ def update_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[s
     dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
     if dataset.status not in STABLE_STATES:
         raise busy_conflict(project_name, dataset, "updated")
-    changes_key = runtime.blobs.put(bytes(changes))
-    start_update(runtime, project_name, dataset, job=(jobs.UPDATE_ENTRIES, {"changes_blob": changes_key}))
+    changes_name = f"dataset-changes/{uuid.uuid4().hex}.jsonl"
+    runtime.blobs.put_named(changes_name, bytes(changes))
+    try:
+        start_update(
+            runtime, project_name, dataset, job=(jobs.UPDATE_ENTRIES, {"changes_name": changes_name})
+        )
+    except Exception:
+        runtime.blobs.delete_named(changes_name)
+        raise
     return {"Status": jobs.UPDATE_IN_PROGRESS}
 
 

@@ -340,12 +340,12 @@ def apply_candidates(
     """
     now = time.time()
     with runtime.db.begin() as conn:
+        found = repo.get_dataset_by_id(conn, dataset_id)
+        project = repo.lock_project(conn, found.project_id) if found is not None else None
+        # Read the dataset again now that the project is locked: its status may have moved.
         dataset = repo.get_dataset_by_id(conn, dataset_id)
-        if dataset is None:
+        if dataset is None or project is None:
             raise IngestError("the dataset was deleted while its images were being imported")
-        project = repo.lock_project(conn, dataset.project_id)
-        if project is None:
-            raise IngestError("the project was deleted while its images were being imported")
         if replace_all:
             repo.delete_all_entries(conn, dataset_id)
         refs = {f.candidate.entry.source_ref for f in fetched}
