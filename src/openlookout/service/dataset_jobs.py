@@ -50,9 +50,9 @@ ROLLBACK_COMPLETE = "UPDATE_FAILED_ROLLBACK_COMPLETE"
 
 
 def register_dataset_jobs(runner: JobRunner) -> None:
-    runner.register(IMPORT_MANIFEST, run_manifest_import, on_failure=_on_failure)
-    runner.register(UPDATE_ENTRIES, run_entries_update, on_failure=_on_failure)
-    runner.register(IMPORT_SOURCE, run_source_import, on_failure=_on_failure)
+    runner.register(IMPORT_MANIFEST, run_manifest_import, on_failure=on_job_failure)
+    runner.register(UPDATE_ENTRIES, run_entries_update, on_failure=on_job_failure)
+    runner.register(IMPORT_SOURCE, run_source_import, on_failure=on_job_failure)
 
 
 def submit_job(
@@ -212,7 +212,7 @@ def _roll_back(runtime: Runtime, dataset_id: int, message: str) -> None:
         repo.set_dataset_status(conn, dataset_id, ROLLBACK_COMPLETE, message, time.time())
 
 
-def _on_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
+def on_job_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
     """The runner gave up on a job: put its dataset in the matching failed state."""
     dataset_id = int(payload["dataset_id"])
     text = f"the import did not finish: {message}"
