@@ -7,7 +7,9 @@ References it understands:
   ``max_bytes + 1`` bytes are read;
 - ``file:///absolute/path`` and plain absolute paths ``/absolute/path``;
 - relative references (``images/a.png``, ``../b.png``), resolved against ``base``, the URI of the
-  manifest that holds them (S3 or local). A relative S3 reference may not climb above the bucket.
+  manifest that holds them (S3 or local). A relative S3 reference may not climb above the bucket;
+- ``upload://<sha256>/<name>`` (our scheme for images uploaded straight to the server), read from
+  the service's own blob store when one was attached (``SourceReader(settings, blobs=...)``).
 
 Local files are read only when their real path (symlinks and ``..`` resolved) lies under one of
 ``settings.allow_local_roots``; with no roots configured, local references are refused. Only
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import stat
 import threading
 from dataclasses import dataclass
@@ -29,9 +32,12 @@ from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from openlookout.blobs.base import BlobError, BlobNotFound, BlobStore
 from openlookout.blobs.s3 import make_s3_client
 from openlookout.settings import Settings
 
+UPLOAD_SCHEME = "upload://"
+_UPLOAD_REF = re.compile(r"upload://([0-9a-f]{64})/(.+)", re.DOTALL)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 LABEL_FOLDERS = {"normal": "normal", "anomaly": "anomaly"}
 DEFAULT_LIST_LIMIT = 100_000
@@ -76,12 +82,13 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 class SourceReader:
     """Reads references for imports (see the module doc). Thread-safe."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, blobs: BlobStore | None = None) -> None:
         self.s3_endpoint_url = settings.s3_endpoint_url
         self.region = settings.s3_region or settings.default_region or "us-east-1"
         self.allowed_roots: tuple[Path, ...] = tuple(
             Path(root).resolve() for root in settings.allow_local_roots
         )
+        self.blobs = blobs
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -97,6 +104,10 @@ class SourceReader:
             _, key = split_s3_uri(ref)
             if not key:
                 raise SourceError(f"{ref!r} names a bucket but no object")
+            return ref
+        if ref.startswith(UPLOAD_SCHEME):
+            if _UPLOAD_REF.fullmatch(ref) is None:
+                raise SourceError(f"{ref!r} is not a valid upload reference (upload://<sha256>/<name>)")
             return ref
         scheme = urlsplit(ref).scheme
         if scheme == "file":
@@ -136,6 +147,8 @@ class SourceReader:
             return self._read_s3(uri, max_bytes, version_id)
         if version_id is not None:
             raise SourceError(f"a version id applies only to s3:// references, not {uri}")
+        if uri.startswith(UPLOAD_SCHEME):
+            return self._read_upload(uri, max_bytes)
         return self._read_file(self.local_path(uri), uri, max_bytes)
 
     def local_path(self, uri: str) -> Path:
@@ -174,6 +187,23 @@ class SourceReader:
             os.close(fd)
         if data is None:
             raise SourceError(f"{uri} is more than the limit of {max_bytes} bytes")
+        return data
+
+    def _read_upload(self, uri: str, max_bytes: int) -> bytes:
+        match = _UPLOAD_REF.fullmatch(uri)
+        assert match is not None  # resolve() checked the form
+        if self.blobs is None:
+            raise SourceError(
+                f"{uri} is an uploaded image, and this reader has no blob store to read it from"
+            )
+        try:
+            data = self.blobs.get(match.group(1))
+        except BlobNotFound:
+            raise SourceError(f"{uri} is not stored on this server") from None
+        except BlobError as exc:
+            raise SourceError(f"{uri} cannot be read: {exc}") from None
+        if len(data) > max_bytes:
+            raise SourceError(f"{uri} is {len(data)} bytes, more than the limit of {max_bytes} bytes")
         return data
 
     def _s3(self) -> Any:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from openlookout.blobs.files import FileBlobStore
 from openlookout.settings import Settings
 from openlookout.sources.reader import FoundImage, SourceError, SourceReader
 
@@ -291,3 +292,25 @@ def test_symlink_loop_is_a_clean_error(reader: SourceReader, root: Path) -> None
 def test_broken_symlink_does_not_exist(reader: SourceReader, root: Path) -> None:
     (root / "dangling.png").symlink_to(root / "gone.png")
     assert "does not exist" in failure(lambda: reader.read(str(root / "dangling.png"), max_bytes=9))
+
+
+# ------------------------------------------------------------------------------ upload references
+
+
+def test_upload_references_read_from_the_attached_blob_store(tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    key = blobs.put(b"uploaded bytes")
+    reader = SourceReader(Settings(), blobs=blobs)
+    ref = f"upload://{key}/part 7.png"
+    assert reader.resolve(ref, "s3://b/m.manifest") == ref
+    assert reader.read(ref, max_bytes=100) == b"uploaded bytes"
+    assert "more than the limit of 5 bytes" in failure(lambda: reader.read(ref, max_bytes=5))
+    missing = "upload://" + "0" * 64 + "/x.png"
+    assert failure(lambda: reader.read(missing, max_bytes=100)) == f"{missing} is not stored on this server"
+    assert "not a valid upload reference" in failure(lambda: reader.read("upload://abc/x.png", max_bytes=100))
+    assert "only to s3://" in failure(lambda: reader.read(ref, max_bytes=100, version_id="v"))
+
+
+def test_upload_references_need_a_blob_store() -> None:
+    ref = "upload://" + "a" * 64 + "/x.png"
+    assert "no blob store" in failure(lambda: SourceReader(Settings()).read(ref, max_bytes=100))
