@@ -1,7 +1,9 @@
 """``create_app(runtime)``: the Starlette application serving the AWS API and OpenLookout's extensions.
 
-Extension routes (``/openlookout/...``) are matched first; every other path goes to the one
-model-driven endpoint, which answers unknown routes with an AWS-shaped JSON error too.
+Extension routes (``/openlookout/...``) are matched first; every other request goes to the one
+model-driven endpoint (the router's default app, so no path pattern can miss it), which answers
+unknown routes with an AWS-shaped JSON error too. A wrong method on an extension route gets the
+same JSON error instead of Starlette's plain-text one.
 """
 
 from __future__ import annotations
@@ -10,27 +12,32 @@ import logging
 from collections.abc import Mapping
 
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
+from openlookout.api.errors import UnknownOperationException, error_response
 from openlookout.api.extensions import extension_routes
+from openlookout.api.http import new_request_id
 from openlookout.api.wire import Handler, WireApi
 from openlookout.service.context import Runtime
 from openlookout.spec.loader import load_service_model
 
 log = logging.getLogger("openlookout.api")
 
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
 
 def create_app(runtime: Runtime, *, handlers: Mapping[str, Handler] | None = None) -> Starlette:
     """The HTTP app for ``runtime``; ``handlers`` defaults to the service's operation table."""
     model = load_service_model()
     wire = WireApi(runtime, model, handlers if handlers is not None else service_operations())
-    routes = [
-        *extension_routes(runtime, model),
-        Route("/{path:path}", wire.endpoint, methods=ALL_METHODS),
-    ]
-    return Starlette(routes=routes)
+
+    async def not_routed(request: Request, exc: Exception) -> Response:
+        error = UnknownOperationException(f"Nothing answers {request.method} {request.url.path[:200]}.")
+        return error_response(error, new_request_id())
+
+    app = Starlette(routes=extension_routes(runtime, model), exception_handlers={HTTPException: not_routed})
+    app.router.default = wire.asgi
+    return app
 
 
 def service_operations() -> Mapping[str, Handler]:

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from openlookout.api.decoding import decode_request
 from openlookout.api.encoding import encode_result
@@ -48,6 +49,11 @@ class WireApi:
 
     async def endpoint(self, request: Request) -> Response:
         return await guarded(request, lambda request_id: self._handle(request, request_id))
+
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint as a plain ASGI app (the router's default)."""
+        response = await self.endpoint(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def _handle(self, request: Request, request_id: str) -> Response:
         ctx = request_context(request, self.runtime.settings, request_id)

@@ -174,3 +174,12 @@ def test_malformed_authorization_is_refused(client_for: ClientFor) -> None:
     response = client_for({}).get("/2020-11-20/projects", headers={"Authorization": "Basic abc"})
     assert response.status_code == 403
     assert response.headers["x-amzn-errortype"] == "AccessDeniedException"
+
+
+def test_paths_with_control_characters_and_wrong_methods_get_json(client_for: ClientFor) -> None:
+    client = client_for({})
+    for method, path in [("GET", "/2020-11-20/%0A0"), ("POST", "/openlookout/health"), ("GET", "/%0A")]:
+        response = client.request(method, path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.headers["x-amzn-errortype"] == "UnknownOperationException"
