@@ -12,6 +12,7 @@ This is a measurement, not a test: it prints figures and never fails on a slow r
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
 import socket
@@ -35,19 +36,35 @@ GOAL_IMAGES_PER_SECOND = 100.0
 FINAL_FAILURES = {"CREATE_FAILED", "UPDATE_FAILED_ROLLBACK_COMPLETE"}
 
 
+@functools.cache
+def _base_textures(size: int, count: int = 8) -> list[np.ndarray]:
+    """A few smooth textures with fine grain (computed once per process)."""
+    rng = np.random.default_rng(size)
+    textures = []
+    for _ in range(count):
+        coarse = rng.integers(90, 200, size=(16, 16, 3), dtype=np.uint8)
+        smooth = np.asarray(Image.fromarray(coarse, "RGB").resize((size, size), Image.Resampling.BICUBIC))
+        grain = rng.integers(-6, 7, size=smooth.shape, dtype=np.int16)
+        textures.append(np.clip(smooth.astype(np.int16) + grain, 0, 255).astype(np.uint8))
+    return textures
+
+
 def synthetic_jpeg(seed: int, size: int, anomalous: bool) -> bytes:
-    """A smooth, seeded texture (distinct per seed) with a dark scratch when ``anomalous``."""
+    """A textured picture, distinct per seed (the seed is drawn as a row of blocks), with a dark
+    scratch when ``anomalous``."""
     rng = np.random.default_rng(seed)
-    coarse = rng.integers(90, 200, size=(16, 16, 3), dtype=np.uint8)
-    image = Image.fromarray(coarse, "RGB").resize((size, size), Image.Resampling.BICUBIC)
-    pixels = np.asarray(image, dtype=np.int16)
-    pixels = pixels + rng.integers(-6, 7, size=pixels.shape, dtype=np.int16)
+    textures = _base_textures(size)
+    pixels = textures[seed % len(textures)].copy()
+    block = max(4, size // 64)
+    for bit in range(24):
+        if seed >> bit & 1:
+            pixels[block : 2 * block, (bit + 1) * block : (bit + 2) * block] = 30
     if anomalous:
         row = int(rng.integers(size // 4, 3 * size // 4))
         start = int(rng.integers(0, size // 2))
         pixels[row : row + max(2, size // 128), start : start + size // 3] = 20
     out = io.BytesIO()
-    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB").save(out, "JPEG", quality=90)
+    Image.fromarray(pixels, "RGB").save(out, "JPEG", quality=90)
     return out.getvalue()
 
 
@@ -67,7 +84,7 @@ def write_labeled_folder(root: Path, count: int, size: int, anomaly_share: float
         folder = root / ("anomaly" if anomalous else "normal")
         folder.mkdir(parents=True, exist_ok=True)
         jobs.append((folder / f"img_{index:05d}.jpg", index, size, anomalous))
-    with ProcessPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return sum(pool.map(_write_one, jobs, chunksize=16))
 
 
@@ -90,15 +107,20 @@ def running_server(data_dir: Path, allow_root: Path, *, workers: int) -> Iterato
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
+        started = time.perf_counter()
         try:
             _wait_healthy(url, process, log_path)
+            print(f"server ready in {time.perf_counter() - started:.1f} s at {url}")
             yield url
         finally:
+            stopping = time.perf_counter()
             process.terminate()
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+            print(f"server stopped in {time.perf_counter() - stopping:.1f} s")
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0) -> None:
@@ -146,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800.0)
     args = parser.parse_args(argv)
 
+    print("(temporary files are removed at the end; on slow disks that takes a while)")
     with tempfile.TemporaryDirectory(prefix="olk-import-bench-") as tmp:
         root = Path(tmp)
         images = root / "images"

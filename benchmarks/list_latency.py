@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600.0)
     args = parser.parse_args(argv)
 
+    print("(temporary files are removed at the end; on slow disks that takes a while)")
     with tempfile.TemporaryDirectory(prefix="olk-list-bench-") as tmp:
         root = Path(tmp)
         images = root / "images"
