@@ -79,10 +79,13 @@ def get_project_by_id(conn: Connection, project_id: int) -> ProjectRow | None:
 def lock_project(conn: Connection, project_id: int) -> None:
     """Serialise concurrent changes to one project for the rest of the transaction.
 
-    PostgreSQL: row lock (SELECT ... FOR UPDATE). SQLite serialises writers already.
+    PostgreSQL: row lock (SELECT ... FOR UPDATE). SQLite: a no-op write takes the database's write
+    lock now, so reads that follow see every committed change and nobody writes until we commit.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(select(projects.c.id).where(projects.c.id == project_id).with_for_update())
+    else:
+        conn.execute(update(projects).where(projects.c.id == project_id).values(id=projects.c.id))
 
 
 def list_projects(
