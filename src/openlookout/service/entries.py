@@ -281,6 +281,14 @@ def _check_project_rules(state: _ProjectState, item: Fetched, new_labels: dict[s
     state.hashes[item.image_sha256] = f"{entry.source_ref} ({item.candidate.where})"
     if item.mask_sha256 is None:
         return
+    own: dict[str, str] = {}
+    for colour, name in entry.colors.items():
+        if name in own:
+            raise IngestError(
+                f"the colour map of mask {entry.mask_ref} gives anomaly type '{name}' two colours "
+                f"({own[name]} and {colour}); each anomaly type has one colour"
+            )
+        own[name] = colour
     for colour, name in entry.colors.items():
         if name not in item.anomaly_types:
             continue
@@ -299,8 +307,8 @@ def _check_project_rules(state: _ProjectState, item: Fetched, new_labels: dict[s
         if known is None:
             if len(state.labels) >= MAX_TYPES_PER_PROJECT:
                 raise IngestError(
-                    f"anomaly type '{name}' would be the project's {MAX_TYPES_PER_PROJECT + 1}th; "
-                    f"a project may have at most {MAX_TYPES_PER_PROJECT} anomaly types"
+                    f"anomaly type '{name}' is new but the project already has "
+                    f"{MAX_TYPES_PER_PROJECT} anomaly types, the most a project may have"
                 )
             state.labels[name] = colour
             state.colours[colour] = name

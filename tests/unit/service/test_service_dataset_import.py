@@ -9,7 +9,7 @@ from tests.helpers.synthetic import jpeg_image, png_image
 from tests.unit.service.dataset_support import CTX, Workspace, label_line, mask_line
 
 from openlookout.errors import ConflictException, ResourceNotFoundException
-from openlookout.service import dataset_jobs, datasets
+from openlookout.service import dataset_jobs, datasets, entries
 from openlookout.store import entries as repo
 
 RED, GREEN = "#D62728", "#23A436"
@@ -181,8 +181,6 @@ def test_image_size_is_shared_by_train_and_test(ws: Workspace) -> None:
 
 
 def test_dataset_quota(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    from openlookout.service import entries
-
     monkeypatch.setitem(entries.DATASET_QUOTAS, "train", (3, 1))
     ws.project()
     lines = [label_line(ws.image(f"q{i}.png", i), "normal") for i in range(4)]

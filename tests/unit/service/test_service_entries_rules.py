@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.unit.service.dataset_support import CTX, Workspace, label_line
+from tests.unit.service.dataset_support import CTX, Workspace, label_line, mask_line
 
-from openlookout.service import dataset_jobs, datasets
+from openlookout.service import dataset_jobs, datasets, entries
 from openlookout.service.entries import IngestError, manifest_lines, parse_lines
 from openlookout.store import entries as repo
 
@@ -59,10 +59,6 @@ def test_an_earlier_syntax_error_beats_a_later_bad_image(ws: Workspace) -> None:
 def test_segmentation_quota_applies_once_masks_are_present(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.unit.service.dataset_support import mask_line
-
-    from openlookout.service import entries
-
     monkeypatch.setitem(entries.DATASET_QUOTAS, "train", (10, 2))
     ws.project()
     lines = [label_line(ws.image(f"n{i}.png", i), "normal") for i in range(2)]
@@ -111,3 +107,28 @@ def test_failure_hook_leaves_a_final_state(ws: Workspace) -> None:
         repo.set_dataset_status(conn, dataset.id, "UPDATE_IN_PROGRESS", None, time.time())
     dataset_jobs.on_job_failure(ws.runtime, {"dataset_id": dataset.id}, "boom")
     assert ws.describe()["Status"] == "UPDATE_FAILED_ROLLBACK_COMPLETE"
+
+
+def test_anomaly_type_limits_per_project(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(entries, "MAX_TYPES_PER_PROJECT", 2)
+    ws.project()
+    colours = {"#D62728": "chip", "#1F77B4": "dent"}
+    regions = [("#D62728", (1, 1, 9, 9)), ("#1F77B4", (20, 20, 30, 30))]
+    first = mask_line(ws.image("a.png", 1), ws.mask("a-mask.png", regions), colours)
+    assert ws.create_from_lines([first])["Status"] == "CREATE_COMPLETE"
+    third = mask_line(
+        ws.image("b.png", 2), ws.mask("b-mask.png", [("#2CA02C", (1, 1, 9, 9))]), {"#2CA02C": "scuff"}
+    )
+    described = ws.update([third])
+    assert described["Status"] == "UPDATE_FAILED_ROLLBACK_COMPLETE"
+    assert described["StatusMessage"] == (
+        "line 1: anomaly type 'scuff' is new but the project already has 2 anomaly types, the most a "
+        "project may have"
+    )
+    twice = mask_line(
+        ws.image("c.png", 3),
+        ws.mask("c-mask.png", [("#D62728", (1, 1, 9, 9))]),
+        {"#D62728": "chip", "#FF0000": "chip"},
+    )
+    described = ws.update([twice])
+    assert "gives anomaly type 'chip' two colours (#D62728 and #FF0000)" in described["StatusMessage"]

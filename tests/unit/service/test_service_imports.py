@@ -11,7 +11,7 @@ from tests.helpers.synthetic import jpeg_image, png_image
 from tests.unit.service.dataset_support import CTX, Workspace, label_line
 
 from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
-from openlookout.service import imports
+from openlookout.service import datasets, imports
 
 
 def _with_comment(jpeg: bytes, text: str) -> bytes:
@@ -105,8 +105,6 @@ def test_add_image(ws: Workspace) -> None:
 
 def test_add_image_refused_while_importing(ws: Workspace) -> None:
     ws.project()
-    from openlookout.service import datasets
-
     datasets.new_dataset(ws.runtime, CTX, "widgets", "train", "CREATE_IN_PROGRESS")
     with pytest.raises(ConflictException):
         imports.add_image(ws.runtime, CTX, "widgets", "train", "x.png", png_image(seed=1), None)
