@@ -96,6 +96,18 @@ def patch_features(model: ResNetFeatures, images: torch.Tensor) -> torch.Tensor:
     return torch.cat(out)
 
 
+def adapt_batchnorm(model: ResNetFeatures, images: torch.Tensor) -> None:
+    """Re-estimate BatchNorm running statistics on the fit images (an unsupervised adaptation)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None
+    model.train()
+    for start in range(0, len(images), 8):
+        model.forward_stages(images[start : start + 8], ["layer3"])
+    model.eval()
+
+
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     order = np.argsort(scores)
     ranks = np.empty(len(scores))
@@ -106,7 +118,11 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def score(model: ResNetFeatures, train: torch.Tensor, test: torch.Tensor) -> np.ndarray:
+def score(
+    model: ResNetFeatures, train: torch.Tensor, test: torch.Tensor, bn_adapt: bool = False
+) -> np.ndarray:
+    if bn_adapt:
+        adapt_batchnorm(model, train)
     bank = patch_features(model, train)
     bank = bank.permute(0, 2, 3, 1).reshape(-1, bank.shape[1])
     feats = patch_features(model, test)
@@ -143,19 +159,25 @@ def main() -> int:
     parser.add_argument("--weights", nargs="+", default=["random", "shipped"])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(
+        "--bn-adapt", action="store_true", help="re-estimate BatchNorm statistics per dataset"
+    )
+    parser.add_argument("--only", action="append", choices=sorted(DATASETS))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     data = {}
     for name, split in DATASETS.items():
+        if args.only and name not in args.only:
+            continue
         train, test, labels = split(args.datasets)
         data[name] = (load_images(train, args.size), load_images(test, args.size), np.array(labels))
     table: dict[str, dict[str, float]] = {}
     for weights in args.weights:
-        model = make_model(weights)
         t0 = time.time()
         table[weights] = {
-            name: round(auroc(score(model, tr, te), y), 4) for name, (tr, te, y) in data.items()
+            name: round(auroc(score(make_model(weights), tr, te, args.bn_adapt), y), 4)
+            for name, (tr, te, y) in data.items()
         }
         table[weights]["mean"] = round(float(np.mean(list(table[weights].values()))), 4)
         print(weights, json.dumps(table[weights]), f"({time.time() - t0:.0f}s)", flush=True)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -177,7 +178,7 @@ class Trainer:
         }
 
     def run(self, max_minutes: float | None = None, log_every: int = 20, save_every_s: float = 300.0) -> None:
-        """Train until ``config.steps`` or ``max_minutes``; checkpoint periodically and at the end."""
+        """Train until ``config.steps``, ``max_minutes`` or SIGTERM; checkpoint regularly and at the end."""
         start = time.monotonic()
         segment: dict[str, Any] = {
             "from_step": self.step,
@@ -186,10 +187,27 @@ class Trainer:
         }
         if self.step < self.config.steps:
             self.history.append(segment)
+        stop: list[int] = []
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
+        try:
+            self._loop(start, max_minutes, log_every, save_every_s, segment, stop)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        self.save()
+
+    def _loop(
+        self,
+        start: float,
+        max_minutes: float | None,
+        log_every: int,
+        save_every_s: float,
+        segment: dict[str, Any],
+        stop: list[int],
+    ) -> None:
         last_save = start
         last_log = start
         window: list[dict[str, float]] = []
-        while self.step < self.config.steps:
+        while self.step < self.config.steps and not stop:
             t0 = time.monotonic()
             window.append(self.train_step())
             self.wall_s += time.monotonic() - t0
@@ -215,7 +233,6 @@ class Trainer:
                 last_save = now
             if max_minutes is not None and now - start > max_minutes * 60:
                 break
-        self.save()
 
 
 def final_loss(run_dir: Path, last: int = 10) -> float | None:
