@@ -8,7 +8,6 @@ the job kinds of the service modules and starts the workers (resuming jobs a sto
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 from typing import TYPE_CHECKING
 
@@ -61,10 +60,8 @@ def build_runtime(
 
 
 def register_job_kinds(runner: JobRunner) -> None:
-    """Let every module in ``JOB_REGISTRARS`` that exists register its job kinds."""
+    """Let every module in ``JOB_REGISTRARS`` register its job kinds."""
     for module_name, function_name in JOB_REGISTRARS:
-        if importlib.util.find_spec(module_name) is None:
-            continue
         register = getattr(importlib.import_module(module_name), function_name)
         register(runner)
 

@@ -196,7 +196,8 @@ class JobRunner:
                 return
             try:
                 if isinstance(item, _Work):
-                    self._run_job(item)
+                    if not self._stopping:  # once stopping, queued jobs wait for the next start
+                        self._run_job(item)
                 else:
                     item()
             except Exception:  # a worker never dies

@@ -8,11 +8,10 @@ answers a clean error for the others. Every handler runs inside its installation
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-from openlookout.service import paging, projects, tags
+from openlookout.service import datasets, paging, projects, tags
 from openlookout.service.context import RequestContext, Runtime
 
 Handler = Callable[[Runtime, RequestContext, dict[str, Any]], dict[str, Any]]
@@ -41,25 +40,10 @@ OPERATIONS: dict[str, Handler] = {
         "TagResource": tags.tag_resource,
         "UntagResource": tags.untag_resource,
         "ListTagsForResource": tags.list_tags_for_resource,
+        "CreateDataset": datasets.create_dataset,
+        "DescribeDataset": datasets.describe_dataset,
+        "DeleteDataset": datasets.delete_dataset,
+        "ListDatasetEntries": datasets.list_dataset_entries,
+        "UpdateDatasetEntries": datasets.update_dataset_entries,
     }.items()
 }
-
-_DATASET_OPERATIONS = {
-    "CreateDataset": "create_dataset",
-    "DescribeDataset": "describe_dataset",
-    "DeleteDataset": "delete_dataset",
-    "ListDatasetEntries": "list_dataset_entries",
-    "UpdateDatasetEntries": "update_dataset_entries",
-}
-
-
-def _register_dataset_operations() -> None:
-    # The datasets module is written in parallel; until it exists only the operations above are served.
-    if importlib.util.find_spec("openlookout.service.datasets") is None:
-        return
-    datasets = importlib.import_module("openlookout.service.datasets")
-    for operation, function in _DATASET_OPERATIONS.items():
-        OPERATIONS[operation] = in_installation_scope(getattr(datasets, function))
-
-
-_register_dataset_operations()
