@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 from tests.helpers.synthetic import jpeg_image, mask_png, png_image
@@ -192,3 +193,46 @@ def test_missing_manifest_fails_the_create(lv: Any, s3: Any) -> None:
     assert lv.create_dataset(ProjectName="nomanifest", DatasetType="train")["DatasetMetadata"]["Status"] == (
         "CREATE_COMPLETE"
     )
+
+
+def test_prefix_import_upload_and_readiness_routes(lv: Any, s3: Any, server: Any) -> None:
+    """Our extension routes: import a labeled S3 prefix, upload one image, read the readiness."""
+    lv.create_project(ProjectName="ext")
+    bucket = new_bucket(s3)
+    for i in range(3):
+        put(s3, bucket, f"lot/normal/n{i}.png", png_image(seed=i))
+    put(s3, bucket, "lot/anomaly/a0.jpg", jpeg_image(seed=20))
+    put(s3, bucket, "lot/readme.txt", b"not an image")
+    base = f"{server.url}/openlookout/v1/projects/ext"
+    answer = httpx.post(f"{base}/datasets/train/import", json={"Source": f"s3://{bucket}/lot/"})
+    assert answer.status_code == 202, answer.text
+    assert isinstance(answer.json()["JobId"], int)
+    described = wait_dataset(lv, "ext")
+    assert described["Status"] == "CREATE_COMPLETE", described.get("StatusMessage")
+    assert described["ImageStats"] == {"Total": 4, "Labeled": 4, "Normal": 3, "Anomaly": 1}
+    refs = {e["source-ref"] for e in all_entries(lv, "ext")}
+    assert f"s3://{bucket}/lot/anomaly/a0.jpg" in refs
+
+    uploaded = httpx.post(
+        f"{base}/datasets/train/images",
+        params={"name": "extra.png", "label": "anomaly"},
+        content=png_image(seed=30),
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["SourceRef"].startswith("upload://")
+    assert (
+        lv.describe_dataset(ProjectName="ext", DatasetType="train")["DatasetDescription"]["ImageStats"][
+            "Anomaly"
+        ]
+        == 2
+    )
+    refused = httpx.post(
+        f"{base}/datasets/train/images", params={"name": "tiny.png"}, content=png_image(50, 50)
+    )
+    assert refused.status_code == 400
+    assert "below the minimum" in refused.json()["message"]
+
+    readiness = httpx.get(f"{base}/readiness").json()
+    assert readiness["Ready"] is False
+    assert readiness["Counts"] == {"train_normal": 3, "train_anomaly": 2}
+    assert "train dataset needs 17 more normal images (has 3 of 20)" in readiness["Missing"]
