@@ -319,7 +319,10 @@ class AnomalyDetector:
         scale = max(scale, 1e-6)
         pixel_threshold = threshold
         if segmentation:
-            pixel_threshold = self._pixel_threshold(zmaps, comp_w, kind_arr, targets, threshold)
+            # never above the image threshold: an image flagged anomalous shows where
+            pixel_threshold = min(
+                threshold, self._pixel_threshold(zmaps, comp_w, kind_arr, targets, threshold)
+            )
 
         # ---- final components on all training images
         use = tuple(bool(comp_w[c] > 0) for c in range(3))
@@ -447,9 +450,8 @@ class AnomalyDetector:
             target = targets[i]
             if kind == "synthetic" or target is None:
                 continue
-            keep = target >= 0
-            values.append(fused[i].numpy()[keep])
-            truth.append(target[keep] > 0)
+            values.append(fused[i].numpy().ravel())
+            truth.append(target.ravel() != 0)  # any defect pixel in the cell counts
         if not values or not np.concatenate(truth).any():
             return fallback
         threshold, _ = calibration.f1_optimal_threshold(np.concatenate(values), np.concatenate(truth))

@@ -118,8 +118,8 @@ def fit_head(
     targets: Tensor,
     n_classes: int,
     generator: torch.Generator,
-    steps: int = 150,
-    max_per_class: int = 20000,
+    steps: int = 50,
+    max_per_class: int = 10000,
     weight_decay: float = 1e-3,
 ) -> tuple[Tensor, Tensor]:
     """Multinomial logistic regression on cells; ``targets`` (N, h, w) with -1 = ignore."""
@@ -151,7 +151,9 @@ def fit_head(
 
     with torch.enable_grad():
         optimiser.step(closure)
-    return weight.detach().clone(), bias.detach().clone()
+    bias = bias.detach().clone()
+    bias[counts == 0] = -30.0  # classes without training cells are never predicted
+    return weight.detach().clone(), bias
 
 
 def head_logits(z: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
@@ -265,7 +267,7 @@ def grid_of(size: tuple[int, int]) -> tuple[int, int]:
     return size[0] // STRIDE, size[1] // STRIDE
 
 
-def cell_targets(mask: np.ndarray, grid: tuple[int, int], min_fraction: float = 0.3) -> np.ndarray:
+def cell_targets(mask: np.ndarray, grid: tuple[int, int], min_fraction: float = 0.1) -> np.ndarray:
     """Per-cell majority label of an int mask at the working size; -1 for ambiguous cells.
 
     A cell is labelled with a type when at least ``min_fraction`` of its pixels carry it; cells
