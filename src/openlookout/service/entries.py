@@ -48,6 +48,7 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_TYPES_PER_PROJECT = 100
 # Images per dataset: (classification, segmentation).
 DATASET_QUOTAS: dict[str, tuple[int, int]] = {"train": (16_000, 8_000), "test": (4_000, 800)}
+MAX_ENTRIES = max(quota for quotas in DATASET_QUOTAS.values() for quota in quotas)
 FETCH_THREADS = 8
 PROGRESS_EVERY_SECONDS = 0.5
 
@@ -107,8 +108,13 @@ def manifest_lines(data: bytes) -> Iterator[tuple[int, str]]:
     return iter_manifest_lines(io.BytesIO(data))
 
 
-def parse_lines(lines: Iterator[tuple[int, str]], *, base: str | None) -> ParsedBatch:
-    """Check each line on its own; stop at the first bad one (kept in ``error``)."""
+def parse_lines(
+    lines: Iterator[tuple[int, str]], *, base: str | None, max_entries: int = MAX_ENTRIES
+) -> ParsedBatch:
+    """Check each line on its own; stop at the first bad one (kept in ``error``).
+
+    More than ``max_entries`` entries can never fit a dataset, so parsing stops there too.
+    """
     batch = ParsedBatch()
     seen: dict[str, int] = {}
     while True:
@@ -120,6 +126,11 @@ def parse_lines(lines: Iterator[tuple[int, str]], *, base: str | None) -> Parsed
             batch.error = IngestError(f"line {exc.line_number}: {exc.reason}", exc.line_number)
             return batch
         where = f"line {number}"
+        if len(batch.candidates) >= max_entries:
+            batch.error = IngestError(
+                f"{where}: more than {max_entries:,} entries; no dataset holds that many images", number
+            )
+            return batch
         try:
             entry = parse_line(text, number)
         except ManifestError as exc:

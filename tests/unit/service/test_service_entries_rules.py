@@ -132,3 +132,11 @@ def test_anomaly_type_limits_per_project(ws: Workspace, monkeypatch: pytest.Monk
     )
     described = ws.update([twice])
     assert "gives anomaly type 'chip' two colours (#D62728 and #FF0000)" in described["StatusMessage"]
+
+
+def test_parsing_stops_beyond_any_dataset_quota() -> None:
+    lines = [label_line(f"s3://b/{i}.png", None) for i in range(4)]
+    batch = parse_lines(manifest_lines("\n".join(lines).encode()), base=None, max_entries=3)
+    assert len(batch.candidates) == 3
+    assert batch.error is not None
+    assert batch.error.message == "line 4: more than 3 entries; no dataset holds that many images"
