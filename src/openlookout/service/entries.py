@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -180,7 +179,6 @@ class _ProgressReporter:
         self.callback = callback
         self.total = total
         self.last = 0.0
-        self.lock = threading.Lock()
 
     def step(self, done: int) -> None:
         now = time.monotonic()
