@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openlookout.jobs.runner import JobRunner
@@ -49,7 +51,7 @@ def build_runtime(
             from openlookout.sources.reader import SourceReader
 
             sources = SourceReader(settings)
-        runner = JobRunner(db, settings.workers)
+        runner = JobRunner(db, settings.workers, node_id=node_id(settings.data_dir))
         runtime = Runtime(settings=settings, db=db, blobs=blobs, sources=sources, jobs=runner)
         register_job_kinds(runner)
         runner.start(runtime)
@@ -57,6 +59,24 @@ def build_runtime(
         db.dispose()
         raise
     return runtime
+
+
+def node_id(data_dir: Path) -> str:
+    """This server's identity for job ownership, kept in ``<data_dir>/node-id`` (made on first start).
+
+    A restarted server recognises the jobs it was running before the stop as its own and resumes
+    them at once; jobs of other servers sharing the database are only taken over when stale.
+    """
+    path = data_dir / "node-id"
+    try:
+        existing = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    created = uuid.uuid4().hex
+    path.write_text(created + "\n", encoding="ascii")
+    return created
 
 
 def register_job_kinds(runner: JobRunner) -> None:

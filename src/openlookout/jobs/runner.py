@@ -1,15 +1,20 @@
 """``JobRunner``: background jobs persisted in the ``jobs`` table and run by in-process worker threads.
 
 Life of a job: ``submit`` stores a ``queued`` row and hands its id to the workers; a worker claims it
-(``running``, attempt counted), calls the handler registered for its kind with ``(runtime, payload)``
-and records ``done`` or ``failed`` (with the error text). A failing handler is logged and recorded;
-it never stops the worker.
+(``running``, attempt counted, owner = this server's node id), calls the handler registered for its
+kind with ``(runtime, payload)`` and records ``done`` or ``failed`` (with the error text). A failing
+handler is logged and recorded; it never stops the worker.
 
-Restarts: a job still ``running`` when the server stopped is put back in the queue at start-up and run
-again, so handlers must be re-runnable (idempotent, or able to start over). A job interrupted
-``max_attempts`` times is marked failed instead, and the kind's ``on_failure`` hook (if registered)
-is called so the handler's resource can be put into a final state. Queued jobs whose kind has no
-handler yet wait until ``register`` is called for it.
+Restarts: jobs are re-run, so handlers must be re-runnable (idempotent, or able to start over).
+
+* At start-up, jobs still ``running`` under this server's node id (a previous life of it), with no
+  owner, or whose owner stopped sending heartbeats (``stale_after`` seconds) go back to the queue.
+* While running, a maintenance thread sends heartbeats for the jobs it runs and picks up the work of
+  servers that died (stale running jobs, queued jobs nobody took), so several servers can share one
+  PostgreSQL database; a claim is an atomic state change, so a job runs on one server at a time.
+* A job interrupted ``max_attempts`` times is marked failed instead, and the kind's ``on_failure``
+  hook (if registered) is called so the handler's resource can be put into a final state.
+* Queued jobs whose kind has no handler yet wait until ``register`` is called for that kind.
 
 Use ``submit`` after your own transaction commits, or pass that transaction as ``conn=`` so the job
 row commits (or rolls back) with your changes; never hold a write transaction open on SQLite while
@@ -22,6 +27,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,20 +67,33 @@ class _Work:
 class JobRunner:
     """N worker threads running persisted jobs; see the module docstring for the guarantees."""
 
-    def __init__(self, db: Database, workers: int = 2, *, max_attempts: int = 3) -> None:
+    def __init__(
+        self,
+        db: Database,
+        workers: int = 2,
+        *,
+        node_id: str | None = None,
+        max_attempts: int = 3,
+        stale_after: float = 60.0,
+    ) -> None:
         self.db = db
         self.workers = max(1, int(workers))
+        self.node_id = node_id or uuid.uuid4().hex
         self.max_attempts = max_attempts
+        self.stale_after = stale_after
         self._runtime: Any = None
         self._registry: dict[str, _Registration] = {}
         self._queue: queue.Queue[_Work | Callable[[], None] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._cond = threading.Condition()
-        self._pending = 0  # queued items handed to workers and not finished
-        self._parked: dict[str, list[int]] = defaultdict(list)  # jobs whose kind is not registered
+        self._pending = 0  # items handed to the workers and not finished
+        self._known: set[int] = set()  # job ids queued here or running here
+        self._running: set[int] = set()
+        self._parked: dict[str, set[int]] = defaultdict(set)  # jobs whose kind is not registered
         self._given_up: dict[str, list[JobRow]] = defaultdict(list)
         self._started = False
         self._stopping = False
+        self._stop_event = threading.Event()
 
     # -- registration and submission ---------------------------------------------------------------
 
@@ -85,7 +104,7 @@ class JobRunner:
         """
         with self._cond:
             self._registry[kind] = _Registration(fn, on_failure)
-            parked = self._parked.pop(kind, [])
+            parked = sorted(self._parked.pop(kind, set()))
             given_up = self._given_up.pop(kind, [])
         for job_id in parked:
             self._enqueue(job_id)
@@ -124,26 +143,15 @@ class JobRunner:
             self._runtime = runtime
             self._started = True
             self._stopping = False
+        self._stop_event.clear()
+        self._recover(owner=self.node_id)
         with self.db.begin() as conn:
-            requeued, given_up = job_store.requeue_interrupted(conn, self.max_attempts)
             queued = job_store.queued_job_ids(conn)
-        for row in requeued:
-            log.warning("resuming job %s (%s) interrupted by a server stop", row.id, row.kind)
-        for row in given_up:
-            log.error("job %s (%s) was interrupted %s times; marked failed", row.id, row.kind, row.attempts)
-            with self._cond:
-                registered = row.kind in self._registry
-                if not registered:
-                    self._given_up[row.kind].append(row)
-            if registered:
-                message = f"interrupted by a server stop {row.attempts} times"
-                self._enqueue_call(self._failure_call(row.kind, row.payload, message))
         for job_id in queued:
             self._enqueue(job_id)
         for index in range(self.workers):
-            thread = threading.Thread(target=self._work_loop, name=f"openlookout-job-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._spawn(self._work_loop, f"openlookout-job-{index}")
+        self._spawn(self._maintenance_loop, "openlookout-job-maintenance")
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking work and wait up to ``timeout`` s for running jobs (unfinished ones resume later)."""
@@ -151,7 +159,8 @@ class JobRunner:
             if not self._started:
                 return
             self._stopping = True
-        for _ in self._threads:
+        self._stop_event.set()
+        for _ in range(self.workers):
             self._queue.put(None)
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -174,26 +183,74 @@ class JobRunner:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _enqueue(self, job_id: int) -> None:
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _enqueue(self, job_id: int, first_seen: float | None = None) -> None:
         with self._cond:
             self._pending += 1
-        self._queue.put(_Work(job_id, time.monotonic()))
+            self._known.add(job_id)
+        self._queue.put(_Work(job_id, time.monotonic() if first_seen is None else first_seen))
 
     def _enqueue_call(self, call: Callable[[], None]) -> None:
         with self._cond:
             self._pending += 1
         self._queue.put(call)
 
-    def _done_one(self) -> None:
+    def _done_one(self, job_id: int | None = None) -> None:
         with self._cond:
             self._pending -= 1
+            if job_id is not None:
+                self._known.discard(job_id)
             self._cond.notify_all()
+
+    def _recover(self, owner: str | None) -> None:
+        """Requeue interrupted jobs (this node's from a previous life, or stale ones of dead servers)."""
+        stale_before = time.time() - self.stale_after
+        with self.db.begin() as conn:
+            requeued, given_up = job_store.requeue_interrupted(
+                conn, self.max_attempts, owner=owner, stale_before=stale_before
+            )
+        for row in requeued:
+            log.warning("resuming job %s (%s) interrupted by a server stop", row.id, row.kind)
+            self._enqueue(row.id)
+        for row in given_up:
+            log.error("job %s (%s) was interrupted %s times; marked failed", row.id, row.kind, row.attempts)
+            with self._cond:
+                registered = row.kind in self._registry
+                if not registered:
+                    self._given_up[row.kind].append(row)
+            if registered:
+                message = f"interrupted by a server stop {row.attempts} times"
+                self._enqueue_call(self._failure_call(row.kind, row.payload, message))
+
+    def _maintenance_loop(self) -> None:
+        interval = max(0.05, self.stale_after / 4)
+        while not self._stop_event.wait(interval):
+            try:
+                with self._cond:
+                    running = list(self._running)
+                with self.db.begin() as conn:
+                    job_store.heartbeat(conn, running, self.node_id)
+                self._recover(owner=None)
+                with self.db.begin() as conn:
+                    orphans = job_store.queued_job_ids(conn, updated_before=time.time() - self.stale_after)
+                with self._cond:
+                    parked = set().union(*self._parked.values()) if self._parked else set()
+                    fresh = [i for i in orphans if i not in self._known and i not in parked]
+                for job_id in fresh:
+                    self._enqueue(job_id)
+            except Exception:
+                log.exception("job maintenance error")
 
     def _work_loop(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
+            job_id = item.job_id if isinstance(item, _Work) else None
             try:
                 if isinstance(item, _Work):
                     if not self._stopping:  # once stopping, queued jobs wait for the next start
@@ -203,7 +260,7 @@ class JobRunner:
             except Exception:  # a worker never dies
                 log.exception("job worker error")
             finally:
-                self._done_one()
+                self._done_one(job_id)
 
     def _run_job(self, work: _Work) -> None:
         with self.db.begin() as conn:
@@ -212,18 +269,20 @@ class JobRunner:
             # Submitted inside a transaction that has not committed yet (or rolled back).
             if time.monotonic() - work.first_seen < _UNCOMMITTED_GRACE_S and not self._stopping:
                 time.sleep(_RETRY_DELAY_S)
-                self._enqueue_existing(work)
+                self._enqueue(work.job_id, work.first_seen)
             return
         if row.state != job_store.QUEUED:
             return
         with self._cond:
             registration = self._registry.get(row.kind)
             if registration is None:
-                self._parked[row.kind].append(row.id)
+                self._parked[row.kind].add(row.id)
                 return
         with self.db.begin() as conn:
-            if not job_store.claim_job(conn, row.id):
+            if not job_store.claim_job(conn, row.id, self.node_id):
                 return
+        with self._cond:
+            self._running.add(row.id)
         try:
             registration.handler(self._runtime, dict(row.payload))
         except Exception as exc:
@@ -233,12 +292,9 @@ class JobRunner:
             self._call_failure_hook(registration, row.payload, message)
         else:
             self._record(row.id, None)
-
-    def _enqueue_existing(self, work: _Work) -> None:
-        """Queue the same job again, keeping when it was first seen (for the grace period)."""
-        with self._cond:
-            self._pending += 1
-        self._queue.put(_Work(work.job_id, work.first_seen))
+        finally:
+            with self._cond:
+                self._running.discard(row.id)
 
     def _record(self, job_id: int, error: str | None) -> None:
         try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, or_, select, update
 
 from openlookout.store.tables import jobs
 
@@ -28,6 +29,8 @@ class JobRow:
     created_at: float
     updated_at: float
     attempts: int
+    owner: str | None
+    heartbeat_at: float | None
 
 
 def _row(r: Any) -> JobRow:
@@ -40,6 +43,8 @@ def _row(r: Any) -> JobRow:
         created_at=r.created_at,
         updated_at=r.updated_at,
         attempts=r.attempts or 0,
+        owner=r.owner,
+        heartbeat_at=r.heartbeat_at,
     )
 
 
@@ -61,12 +66,13 @@ def get_job(conn: Connection, job_id: int) -> JobRow | None:
     return _row(r) if r is not None else None
 
 
-def claim_job(conn: Connection, job_id: int) -> bool:
-    """Move a queued job to running (counting the attempt); False if it is not queued any more."""
+def claim_job(conn: Connection, job_id: int, owner: str | None = None) -> bool:
+    """Move a queued job to running for ``owner`` (counting the attempt); False if it is not queued."""
+    now = time.time()
     result = conn.execute(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.state == QUEUED)
-        .values(state=RUNNING, attempts=jobs.c.attempts + 1, updated_at=time.time())
+        .values(state=RUNNING, attempts=jobs.c.attempts + 1, owner=owner, heartbeat_at=now, updated_at=now)
     )
     return result.rowcount == 1
 
@@ -80,24 +86,47 @@ def finish_job(conn: Connection, job_id: int, *, error: str | None = None) -> No
     )
 
 
-def requeue_interrupted(conn: Connection, max_attempts: int) -> tuple[list[JobRow], list[JobRow]]:
-    """At start-up: jobs left ``running`` by a stopped server.
+def heartbeat(conn: Connection, job_ids: Iterable[int], owner: str) -> None:
+    """Note that ``owner`` is still running these jobs."""
+    ids = list(job_ids)
+    if ids:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(ids), jobs.c.state == RUNNING, jobs.c.owner == owner)
+            .values(heartbeat_at=time.time())
+        )
 
+
+def requeue_interrupted(
+    conn: Connection, max_attempts: int, *, owner: str | None = None, stale_before: float | None = None
+) -> tuple[list[JobRow], list[JobRow]]:
+    """Jobs left ``running`` by a server that is gone.
+
+    A running job counts as interrupted when it belongs to ``owner`` (this server, in a previous
+    life), has no owner, or its heartbeat is older than ``stale_before`` (a server that died).
     Those with fewer than ``max_attempts`` attempts go back to ``queued``; the others are marked
     failed. Returns (requeued, given_up) as they were before the change.
     """
-    rows = [_row(r) for r in conn.execute(select(jobs).where(jobs.c.state == RUNNING).order_by(jobs.c.id))]
+    gone: list[ColumnElement[bool]] = [jobs.c.owner.is_(None)]
+    if owner is not None:
+        gone.append(jobs.c.owner == owner)
+    if stale_before is not None:
+        gone += [jobs.c.heartbeat_at.is_(None), jobs.c.heartbeat_at < stale_before]
+    query = select(jobs).where(jobs.c.state == RUNNING, or_(*gone)).order_by(jobs.c.id)
+    rows = [_row(r) for r in conn.execute(query)]
     requeued = [r for r in rows if r.attempts < max_attempts]
     given_up = [r for r in rows if r.attempts >= max_attempts]
     now = time.time()
-    if requeued:
+    for r in requeued:
         conn.execute(
-            update(jobs).where(jobs.c.id.in_([r.id for r in requeued])).values(state=QUEUED, updated_at=now)
+            update(jobs)
+            .where(jobs.c.id == r.id, jobs.c.state == RUNNING)
+            .values(state=QUEUED, owner=None, updated_at=now)
         )
     for r in given_up:
         conn.execute(
             update(jobs)
-            .where(jobs.c.id == r.id)
+            .where(jobs.c.id == r.id, jobs.c.state == RUNNING)
             .values(
                 state=FAILED,
                 error=f"interrupted by a server stop {r.attempts} times; not retried again",
@@ -107,9 +136,9 @@ def requeue_interrupted(conn: Connection, max_attempts: int) -> tuple[list[JobRo
     return requeued, given_up
 
 
-def queued_job_ids(conn: Connection) -> list[int]:
-    """Ids of all queued jobs, oldest first."""
-    return [
-        int(i)
-        for i in conn.execute(select(jobs.c.id).where(jobs.c.state == QUEUED).order_by(jobs.c.id)).scalars()
-    ]
+def queued_job_ids(conn: Connection, *, updated_before: float | None = None) -> list[int]:
+    """Ids of queued jobs (optionally only those unchanged since ``updated_before``), oldest first."""
+    query = select(jobs.c.id).where(jobs.c.state == QUEUED)
+    if updated_before is not None:
+        query = query.where(jobs.c.updated_at < updated_before)
+    return [int(i) for i in conn.execute(query.order_by(jobs.c.id)).scalars()]

@@ -124,6 +124,9 @@ jobs = Table(
     Column("updated_at", Float, nullable=False),
     # How many times a worker has started this job (a job interrupted by a stop is re-run).
     Column("attempts", Integer, nullable=False, default=0),
+    # The server (node id) running the job and when it last said it was still at it.
+    Column("owner", String(64)),
+    Column("heartbeat_at", Float),
 )
 Index("ix_jobs_state_id", jobs.c.state, jobs.c.id)
 

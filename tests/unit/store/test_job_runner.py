@@ -151,3 +151,80 @@ def test_wait_idle_times_out_while_a_job_is_still_running(db: Database) -> None:
         assert runner.wait_idle(10) is True
     finally:
         runner.stop()
+
+
+def _running_elsewhere(db: Database, job_id: int, owner: str, heartbeat_at: float) -> None:
+    with db.begin() as conn:
+        assert job_store.claim_job(conn, job_id, owner)
+        conn.execute(update(jobs).where(jobs.c.id == job_id).values(heartbeat_at=heartbeat_at))
+
+
+def test_start_leaves_jobs_of_live_servers_alone_but_takes_over_stale_ones(db: Database) -> None:
+    import time
+
+    submitter = JobRunner(db, 1)
+    live = submitter.submit("shared", {"which": "live"})
+    dead = submitter.submit("shared", {"which": "dead"})
+    _running_elsewhere(db, live, "other-live-node", time.time())
+    _running_elsewhere(db, dead, "other-dead-node", time.time() - 3600)
+    ran: list[str] = []
+    runner = JobRunner(db, 1, node_id="me", stale_after=60)
+    runner.register("shared", lambda _r, p: ran.append(p["which"]))
+    runner.start(RUNTIME)
+    try:
+        assert runner.wait_idle(10)
+    finally:
+        runner.stop()
+    assert ran == ["dead"]
+    live_row, dead_row = runner.job(live), runner.job(dead)
+    assert (
+        live_row is not None and live_row.state == job_store.RUNNING and live_row.owner == "other-live-node"
+    )
+    assert dead_row is not None and dead_row.state == job_store.DONE and dead_row.owner == "me"
+
+
+def test_a_running_server_takes_over_the_job_of_a_server_that_stops_beating(db: Database) -> None:
+    import time
+
+    ran = threading.Event()
+    runner = JobRunner(db, 1, node_id="survivor", stale_after=0.4)
+    runner.register("orphan", lambda _r, _p: ran.set())
+    runner.start(RUNTIME)
+    try:
+        other = JobRunner(db, 1)
+        job_id = other.submit("orphan", {})  # queued in a runner that never starts
+        _running_elsewhere(db, job_id, "crashed-node", time.time())
+        assert ran.wait(10), "the stale job was never taken over"
+        assert runner.wait_idle(10)
+    finally:
+        runner.stop()
+    row = runner.job(job_id)
+    assert row is not None and row.state == job_store.DONE and row.owner == "survivor"
+
+
+def test_long_jobs_keep_their_heartbeat_and_are_not_taken_over(db: Database) -> None:
+    release = threading.Event()
+    runs: list[int] = []
+
+    def slow(_runtime: Any, _payload: dict[str, Any]) -> None:
+        runs.append(1)
+        release.wait(10)
+
+    first = JobRunner(db, 1, node_id="a", stale_after=0.3)
+    second = JobRunner(db, 1, node_id="b", stale_after=0.3)
+    for runner in (first, second):
+        runner.register("slow", slow)
+    first.start(RUNTIME)
+    try:
+        job_id = first.submit("slow", {})
+        threading.Event().wait(0.3)
+        second.start(RUNTIME)
+        threading.Event().wait(1.2)  # several sweeps of the second server
+        release.set()
+        assert first.wait_idle(10)
+    finally:
+        first.stop()
+        second.stop()
+    assert runs == [1]
+    row = first.job(job_id)
+    assert row is not None and row.state == job_store.DONE and row.owner == "a" and row.attempts == 1
