@@ -67,10 +67,12 @@ def test_an_import_interrupted_by_a_stop_completes_after_the_restart(make_server
     with first.runtime.db.begin() as conn:
         job_ids = [row.id for row in conn.execute(jobs.select().where(jobs.c.state == job_store.QUEUED))]
         assert len(job_ids) == 1
-        assert job_store.claim_job(conn, job_ids[0])  # a worker had started it when the server died
+        # a worker of this server had started it when the server died
+        assert job_store.claim_job(conn, job_ids[0], first.runtime.jobs.node_id)
     first.stop()
 
     second = make_server(data_dir=first.data_dir)
+    assert second.runtime.jobs.node_id == first.runtime.jobs.node_id  # same server, next life
     again = lookoutvision_client(second.url, retries={"total_max_attempts": 1})
     assert second.runtime.jobs.wait_idle(30)
     description = wait_for_status(again, "resumable", {"CREATE_COMPLETE", "CREATE_FAILED"})
@@ -78,3 +80,4 @@ def test_an_import_interrupted_by_a_stop_completes_after_the_restart(make_server
     assert description["ImageStats"] == {"Total": 4, "Labeled": 4, "Normal": 2, "Anomaly": 2}
     row = second.runtime.jobs.job(job_ids[0])
     assert row is not None and row.state == job_store.DONE and row.attempts == 2
+    assert row.owner == second.runtime.jobs.node_id
