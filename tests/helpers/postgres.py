@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -157,16 +158,25 @@ def start_cluster() -> PostgresCluster:
     return cluster
 
 
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def postgres_missing(reason: str) -> NoReturn:
+    """Fail (in CI) or skip (elsewhere) a test that needs PostgreSQL binaries that are not installed."""
+    message = f"PostgreSQL tests need the PostgreSQL server binaries: {reason}"
+    if running_in_ci():
+        pytest.fail(message + " (they are required in CI; install postgresql)", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """The session's throwaway cluster (fails in CI and skips elsewhere when PostgreSQL is missing)."""
     try:
         cluster = start_cluster()
     except FileNotFoundError as exc:
-        message = f"PostgreSQL tests need the PostgreSQL server binaries: {exc}"
-        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-            pytest.fail(message + " (required in CI)")
-        pytest.skip(message)
+        postgres_missing(str(exc))
     try:
         yield cluster
     finally:
