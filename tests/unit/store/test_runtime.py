@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from openlookout.runtime import build_runtime, close_runtime
+import pytest
+
+from openlookout.runtime import StartupError, build_runtime, close_runtime
 from openlookout.service import dataset_jobs
 from openlookout.settings import Settings
 from openlookout.store import installation, migrate
@@ -56,3 +58,28 @@ def test_close_stops_the_workers_and_leaves_queued_jobs_for_the_next_start(tmp_p
         assert row is not None and row.state == "done"
     finally:
         close_runtime(restarted)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"database_url": "mysql://u:secret@127.0.0.1:1/x"}, "database URL mysql://u:***@127.0.0.1:1/x"),
+        ({"database_url": "not a url"}, "database URL"),
+        ({"database_url": "postgresql://nobody@127.0.0.1:1/none"}, "cannot prepare the database"),
+    ],
+)
+def test_an_unusable_database_is_a_one_line_startup_error(
+    tmp_path: Path, overrides: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(StartupError) as excinfo:
+        build_runtime(Settings(data_dir=tmp_path).with_overrides(**overrides))
+    message = str(excinfo.value)
+    assert expected in message and "\n" not in message
+    assert "secret" not in message
+
+
+def test_an_unwritable_data_folder_is_a_startup_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StartupError, match="cannot create the data folder"):
+        build_runtime(Settings(data_dir=blocker / "data"))
