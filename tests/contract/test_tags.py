@@ -129,3 +129,16 @@ def test_deleting_the_project_removes_its_model_tags(lv: Any) -> None:
     assert lv.list_tags_for_resource(ResourceArn=model_arn("short-lived2"))["Tags"] == [
         {"Key": "k", "Value": "v"}
     ]
+
+
+def test_reserved_aws_prefix_is_refused(lv: Any) -> None:
+    lv.create_project(ProjectName="reserved")
+    arn = model_arn("reserved")
+    with pytest.raises(ClientError) as excinfo:
+        lv.tag_resource(
+            ResourceArn=arn, Tags=[{"Key": "AWS:owner", "Value": "x"}, {"Key": "ok", "Value": "y"}]
+        )
+    response = _error(excinfo)
+    assert response["Error"]["Code"] == "ValidationException"
+    assert "AWS:owner" in response["Error"]["Message"]
+    assert lv.list_tags_for_resource(ResourceArn=arn)["Tags"] == []

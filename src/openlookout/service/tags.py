@@ -1,9 +1,10 @@
 """Tags on models: TagResource, UntagResource, ListTagsForResource.
 
 Only model ARNs are taggable (``arn:aws:lookoutvision:<region>:<account>:model/<project>/<version>``).
-Tags are stored per ARN. ``require_taggable`` is the one place that decides whether the ARN names an
-existing resource of the caller; today it checks the scope and the project (models are not stored
-yet), the models issue adds the model lookup there.
+Tags are stored per ARN; keys starting with ``aws:`` are reserved, as on AWS. At most 200 tags per
+resource; existing keys are overwritten. ``require_taggable`` is the one place that decides whether
+the ARN names an existing resource of the caller: today it checks the scope and the project (models
+are not stored yet); the models issue adds the model lookup there.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from openlookout.errors import ResourceNotFoundException, ServiceQuotaExceededException
+from openlookout.errors import ResourceNotFoundException, ServiceQuotaExceededException, ValidationException
 from openlookout.service import arns
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.store import projects as project_store
@@ -20,6 +21,7 @@ from openlookout.store import tags as tag_store
 
 MAX_TAGS_PER_RESOURCE = 200
 TAG_QUOTA_CODE = "tags-per-resource"
+RESERVED_PREFIX = "aws:"
 
 
 def require_taggable(conn: Connection, ctx: RequestContext, arn: str) -> str:
@@ -48,6 +50,11 @@ def tag_resource(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) 
     new_tags: dict[str, str] = {}
     for tag in params.get("Tags") or []:
         new_tags[tag["Key"]] = tag.get("Value", "")
+    reserved = sorted(key for key in new_tags if key.lower().startswith(RESERVED_PREFIX))
+    if reserved:
+        raise ValidationException(
+            f"Tag keys starting with '{RESERVED_PREFIX}' are reserved for the system: {', '.join(reserved)}."
+        )
     with runtime.db.begin() as conn:
         require_taggable(conn, ctx, arn)
         present = tag_store.existing_keys(conn, arn, new_tags)

@@ -37,6 +37,14 @@ projects = Table(
     Column("image_height", Integer),
     UniqueConstraint("account_id", "region", "name", name="uq_projects_scope_name"),
 )
+# ListProjects order and paging: (creation time, name) within the caller's scope.
+Index(
+    "ix_projects_scope_created",
+    projects.c.account_id,
+    projects.c.region,
+    projects.c.created_at,
+    projects.c.name,
+)
 
 datasets = Table(
     "datasets",
