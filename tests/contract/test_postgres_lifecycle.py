@@ -112,3 +112,23 @@ def test_two_servers_share_one_postgresql_database(make_server: Any, fresh_postg
     assert [p["ProjectName"] for p in b.list_projects(MaxResults=1, NextToken=token)["Projects"]] == [
         "shared-1"
     ]
+
+
+def test_concurrent_creates_of_one_name_give_one_winner_on_postgresql(
+    make_server: Any, fresh_postgres_url: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    live = make_server(database_url=fresh_postgres_url)
+    clients = [lookoutvision_client(live.url, retries={"total_max_attempts": 1}) for _ in range(8)]
+
+    def attempt(client: Any) -> str:
+        try:
+            client.create_project(ProjectName="race")
+            return "ok"
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        outcomes = list(pool.map(attempt, clients))
+    assert sorted(outcomes) == ["ConflictException"] * 7 + ["ok"]

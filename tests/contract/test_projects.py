@@ -117,3 +117,23 @@ def test_projects_survive_a_restart(make_server: Any) -> None:
     described = again.describe_project(ProjectName="durable")["ProjectDescription"]
     assert described["ProjectArn"] == created["ProjectArn"]
     assert described["CreationTimestamp"] == created["CreationTimestamp"]
+
+
+def test_concurrent_creates_and_deletes_of_one_name_give_one_winner(server: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [lookoutvision_client(server.url, retries={"total_max_attempts": 1}) for _ in range(6)]
+
+    def attempt(client: Any, operation: str) -> str:
+        try:
+            getattr(client, operation)(ProjectName="race")
+            return "ok"
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        created = list(pool.map(lambda c: attempt(c, "create_project"), clients))
+    assert sorted(created) == ["ConflictException"] * 5 + ["ok"]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        deleted = list(pool.map(lambda c: attempt(c, "delete_project"), clients))
+    assert sorted(deleted) == ["ResourceNotFoundException"] * 5 + ["ok"]

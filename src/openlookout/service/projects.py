@@ -127,6 +127,12 @@ def delete_project(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     with runtime.db.begin() as conn:
         project = require_project(conn, ctx, name)
         project_store.lock_project(conn, project.id)
+        if project_store.get_project_by_id(conn, project.id) is None:  # deleted by a concurrent call
+            raise ResourceNotFoundException(
+                f"Project '{name}' was deleted by another request.",
+                resource_id=name,
+                resource_type=RESOURCE_TYPE,
+            )
         remaining = blocking_children(conn, ctx, project)
         if remaining:
             raise ConflictException(
