@@ -15,6 +15,7 @@ Restarts: jobs are re-run, so handlers must be re-runnable (idempotent, or able 
 * A job interrupted ``max_attempts`` times is marked failed instead, and the kind's ``on_failure``
   hook (if registered) is called so the handler's resource can be put into a final state.
 * Queued jobs whose kind has no handler yet wait until ``register`` is called for that kind.
+* Finished (done or failed) jobs are kept ``keep_finished_s`` (30 days) and pruned at start-up.
 
 Use ``submit`` after your own transaction commits, or pass that transaction as ``conn=`` so the job
 row commits (or rolls back) with your changes; never hold a write transaction open on SQLite while
@@ -75,12 +76,14 @@ class JobRunner:
         node_id: str | None = None,
         max_attempts: int = 3,
         stale_after: float = 60.0,
+        keep_finished_s: float = 30 * 24 * 3600,
     ) -> None:
         self.db = db
         self.workers = max(1, int(workers))
         self.node_id = node_id or uuid.uuid4().hex
         self.max_attempts = max_attempts
         self.stale_after = stale_after
+        self.keep_finished_s = keep_finished_s
         self._runtime: Any = None
         self._registry: dict[str, _Registration] = {}
         self._queue: queue.Queue[_Work | Callable[[], None] | None] = queue.Queue()
@@ -144,6 +147,8 @@ class JobRunner:
             self._started = True
             self._stopping = False
         self._stop_event.clear()
+        with self.db.begin() as conn:
+            job_store.prune_finished(conn, finished_before=time.time() - self.keep_finished_s)
         self._recover(owner=self.node_id)
         with self.db.begin() as conn:
             queued = job_store.queued_job_ids(conn)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, or_, select, update
 
 from openlookout.store.tables import jobs
 
@@ -142,3 +142,11 @@ def queued_job_ids(conn: Connection, *, updated_before: float | None = None) -> 
     if updated_before is not None:
         query = query.where(jobs.c.updated_at < updated_before)
     return [int(i) for i in conn.execute(query.order_by(jobs.c.id)).scalars()]
+
+
+def prune_finished(conn: Connection, *, finished_before: float) -> int:
+    """Delete done/failed jobs last changed before ``finished_before``; returns how many went."""
+    result = conn.execute(
+        delete(jobs).where(jobs.c.state.in_([DONE, FAILED]), jobs.c.updated_at < finished_before)
+    )
+    return int(result.rowcount or 0)

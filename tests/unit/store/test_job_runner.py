@@ -228,3 +228,26 @@ def test_long_jobs_keep_their_heartbeat_and_are_not_taken_over(db: Database) -> 
     assert runs == [1]
     row = first.job(job_id)
     assert row is not None and row.state == job_store.DONE and row.owner == "a" and row.attempts == 1
+
+
+def test_old_finished_jobs_are_pruned_at_start(db: Database) -> None:
+    import time
+
+    runner = JobRunner(db, 1)
+    old_done, old_failed, recent_done, queued = (runner.submit("x", {}) for _ in range(4))
+    with db.begin() as conn:
+        for job_id, error in ((old_done, None), (old_failed, "boom"), (recent_done, None)):
+            assert job_store.claim_job(conn, job_id, "n")
+            job_store.finish_job(conn, job_id, error=error)
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_([old_done, old_failed, queued]))
+            .values(updated_at=time.time() - 90)
+        )
+    restarted = JobRunner(db, 1, keep_finished_s=60)
+    restarted.start(RUNTIME)
+    restarted.stop()
+    assert restarted.job(old_done) is None and restarted.job(old_failed) is None
+    assert restarted.job(recent_done) is not None
+    row = restarted.job(queued)
+    assert row is not None and row.state == job_store.QUEUED  # unfinished work is never pruned
