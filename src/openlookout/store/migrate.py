@@ -3,10 +3,21 @@
 No ``alembic.ini`` is needed: the configuration is built here and the migrations folder is located
 next to this module. On PostgreSQL an advisory lock keeps two servers starting at once from
 migrating the same database concurrently.
+
+For developers adding a schema change (edit ``store/tables.py``, then write a revision)::
+
+    python -m openlookout.store.migrate revision "add models table" --database-url sqlite:///dev.db
+    python -m openlookout.store.migrate upgrade --database-url sqlite:///dev.db
+    python -m openlookout.store.migrate current --database-url sqlite:///dev.db
+
+``revision`` compares the database (upgraded first) with the tables and writes the differences as
+a new revision file to review by hand.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -49,3 +60,42 @@ def upgrade(db: Database, revision: str = "head") -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def new_revision(db: Database, message: str) -> str:
+    """Write a revision with the differences between the upgraded database and the tables."""
+    upgrade(db)
+    config = alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        script = command.revision(config, message=message, autogenerate=True)
+    if script is None or isinstance(script, list):
+        raise RuntimeError("alembic did not write exactly one revision")
+    return str(script.path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m openlookout.store.migrate {upgrade,current,revision}`` (developer tool)."""
+    parser = argparse.ArgumentParser(prog="python -m openlookout.store.migrate")
+    parser.add_argument("action", choices=["upgrade", "current", "revision"])
+    parser.add_argument("message", nargs="?", default="", help="revision message (for 'revision')")
+    parser.add_argument("--database-url", required=True, help="SQLAlchemy URL, e.g. sqlite:///dev.db")
+    args = parser.parse_args(argv)
+    db = Database(args.database_url)
+    try:
+        if args.action == "upgrade":
+            upgrade(db)
+            print(current_revision(db))
+        elif args.action == "current":
+            print(f"{current_revision(db)} (newest shipped: {head_revision()})")
+        else:
+            if not args.message:
+                parser.error("'revision' needs a message")
+            print(new_revision(db, args.message))
+    finally:
+        db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
