@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from openlookout.cli.errors import CliError
 from openlookout.cli.render import stderr
 from openlookout.settings import Settings
 
@@ -31,7 +32,7 @@ def serve(
     workers: Annotated[int | None, typer.Option(min=1, help="Background job worker threads.")] = None,
 ) -> None:
     """Run the OpenLookout server (settings: OPENLOOKOUT_* environment, then these flags)."""
-    settings = Settings.from_env().with_overrides(
+    settings = settings_from_flags(
         host=host,
         port=port,
         data_dir=data_dir,
@@ -44,15 +45,23 @@ def serve(
     run_server(settings)
 
 
+def settings_from_flags(environ: dict[str, str] | None = None, **flags: Any) -> Settings:
+    """``OPENLOOKOUT_*`` settings from ``environ`` (default: the process), then non-None flags."""
+    return Settings.from_env(environ).with_overrides(**flags)
+
+
 def run_server(settings: Settings) -> None:
     """Build the runtime, serve until interrupted, then close the runtime."""
     import uvicorn
 
     from openlookout.api.app import create_app
-    from openlookout.runtime import build_runtime, close_runtime
+    from openlookout.runtime import StartupError, build_runtime, close_runtime
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    runtime = build_runtime(settings)
+    try:
+        runtime = build_runtime(settings)
+    except StartupError as exc:
+        raise CliError(str(exc)) from exc
     try:
         app = create_app(runtime)
         stderr.print(f"OpenLookout listening on http://{_url_host(settings.host)}:{settings.port}")
