@@ -149,6 +149,7 @@ def run_one(root: Path, name: str, params: dict[str, Any], out_json: Path | None
             max(abs(a.score - b.score) for a, b in zip(torch_preds, onnx_preds, strict=True))
         ),
         "pixel_auroc": report.pixel_auroc,
+        "cv_pixel_auroc": detector.cv_pixel_auroc_,
         "train_s": train_s,
         "torch_ms": float(np.median(torch_ms[1:] or torch_ms)),
         "onnx_ms": float(np.median(onnx_ms[1:] or onnx_ms)),
@@ -216,6 +217,8 @@ def main() -> None:
             result = json.loads(Path(handle.name).read_text())
         results.append(result)
         pix = "-" if result["pixel_auroc"] is None else f"{result['pixel_auroc']:.3f}"
+        if result["pixel_auroc"] is None and result.get("cv_pixel_auroc") is not None:
+            pix = f"cv {result['cv_pixel_auroc']:.3f}"  # held-out folds of the masked training images
         print(
             f"{name:18} {result['image_auroc']:6.3f} {result['f1']:5.2f} {result['precision']:5.2f} "
             f"{result['recall']:5.2f} {pix:>8} {result['train_s']:7.1f} {result['torch_ms']:8.1f} "

@@ -29,7 +29,7 @@ import torch
 
 from openlookout.ml import calibration
 from openlookout.ml.backbone import build_backbone
-from openlookout.ml.features import FeatureExtractor, gaussian_blur, make_backbone
+from openlookout.ml.features import FeatureExtractor, adapt_batchnorm, gaussian_blur, make_backbone
 from openlookout.ml.imageio import resize_image, resize_mask, working_size
 from openlookout.ml.scoring import (
     ScoringGraph,
@@ -81,6 +81,7 @@ class AnomalyDetector:
       feature_dim, bank_size: projection size and memory bank size.
       n_synthetic: synthetic anomalies made per normal training image.
       cv_folds: folds for out-of-fold scores; smoothing: Gaussian sigma in feature cells.
+      bn_adapt: re-estimate the backbone's BatchNorm statistics on the normal training images.
       seed: all randomness (backbone init, subsampling, synthetic anomalies).
     """
 
@@ -99,6 +100,7 @@ class AnomalyDetector:
         n_synthetic: int = 1,
         cv_folds: int | None = None,
         smoothing: float = 1.0,
+        bn_adapt: bool = False,
         seed: int = 0,
     ) -> None:
         self.preset = preset
@@ -114,6 +116,7 @@ class AnomalyDetector:
         self.n_synthetic = n_synthetic
         self.cv_folds = cv_folds
         self.smoothing = smoothing
+        self.bn_adapt = bn_adapt
         self.seed = seed
 
     # -------------------------------------------------------------------- sklearn plumbing
@@ -222,6 +225,15 @@ class AnomalyDetector:
             make_backbone(self.weights, self.arch, self.seed) if self.use_backbone else (None, "none")
         )
         extractor = FeatureExtractor(backbone, self.use_filterbank).eval()
+        if backbone is not None and self.bn_adapt:
+            normal_arrays = [arrays[i] for i in normal_idx]
+            batches = [
+                extractor.normalise(
+                    torch.from_numpy(np.stack(normal_arrays[s : s + 8])).permute(0, 3, 1, 2).float()
+                )
+                for s in range(0, len(normal_arrays), 8)
+            ]
+            adapt_batchnorm(backbone, batches)
         dim = int(self._setting("feature_dim"))
         all_arrays = arrays + synth_arrays
         with torch.no_grad():
@@ -318,6 +330,7 @@ class AnomalyDetector:
                 scale = float(normal_scores.std()) if normal_scores.size > 1 else 1.0
         scale = max(scale, 1e-6)
         pixel_threshold = threshold
+        self.cv_pixel_auroc_: float | None = None
         if segmentation:
             # never above the image threshold: an image flagged anomalous shows where
             pixel_threshold = min(
@@ -454,7 +467,9 @@ class AnomalyDetector:
             truth.append(target.ravel() != 0)  # any defect pixel in the cell counts
         if not values or not np.concatenate(truth).any():
             return fallback
-        threshold, _ = calibration.f1_optimal_threshold(np.concatenate(values), np.concatenate(truth))
+        all_values, all_truth = np.concatenate(values), np.concatenate(truth)
+        self.cv_pixel_auroc_ = calibration.auroc(all_values, all_truth)
+        threshold, _ = calibration.f1_optimal_threshold(all_values, all_truth)
         return float(threshold)
 
     # -------------------------------------------------------------------- inference
@@ -507,6 +522,7 @@ class AnomalyDetector:
             "scale": self.scale_,
             "pixel_threshold": self.pixel_threshold_,
             "cv_auroc": self.cv_auroc_,
+            "cv_pixel_auroc": self.cv_pixel_auroc_,
             "graph": {
                 "use_backbone": graph.extractor.backbone is not None,
                 "use_filterbank": graph.extractor.filterbank is not None,
@@ -560,4 +576,5 @@ class AnomalyDetector:
         detector.scale_ = float(config["scale"])
         detector.pixel_threshold_ = float(config["pixel_threshold"])
         detector.cv_auroc_ = float(config["cv_auroc"])
+        detector.cv_pixel_auroc_ = config.get("cv_pixel_auroc")
         return detector

@@ -62,6 +62,28 @@ def make_backbone(
     return model, source
 
 
+def adapt_batchnorm(backbone: ResNetFeatures, batches: list[Tensor]) -> None:
+    """Re-estimate every BatchNorm's statistics on ``batches`` (normalised images), then freeze.
+
+    A randomly initialised network has placeholder statistics (mean 0, variance 1) that leave
+    its deeper activations badly scaled; weights pretrained on other images carry statistics of
+    those images. Re-estimating them on the training images (AdaBN) conditions the features on
+    the part at hand. The cumulative average over all batches makes the result independent of
+    batch order.
+    """
+    norms = [m for m in backbone.modules() if isinstance(m, nn.BatchNorm2d)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    backbone.train()
+    with torch.no_grad():
+        for batch in batches:
+            backbone.forward_stages(batch, ["layer3"])
+    backbone.eval()
+    for norm in norms:
+        norm.momentum = 0.1
+
+
 def _gaussian_kernel(sigma: float) -> Tensor:
     radius = max(1, math.ceil(2.5 * sigma))
     xs = torch.arange(-radius, radius + 1, dtype=torch.float32)
@@ -127,8 +149,11 @@ class FeatureExtractor(nn.Module):
             channels += FilterBank.out_channels
         self.out_channels = channels
 
+    def normalise(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
     def forward(self, x: Tensor) -> Tensor:
-        x = (x - self.mean) / self.std
+        x = self.normalise(x)
         parts: list[Tensor] = []
         if self.backbone is not None:
             layer2, layer3 = self.backbone.forward_stages(x, ["layer2", "layer3"])
