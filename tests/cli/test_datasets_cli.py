@@ -238,3 +238,21 @@ def test_bad_arguments_are_usage_errors(cli: RunCli, tmp_path: Path) -> None:
 
 def test_dataset_of_missing_project_is_not_found(cli: RunCli) -> None:
     assert_one_line_error(cli("datasets", "create", "absent", "-t", "train"), "ResourceNotFoundException: ")
+
+
+def test_server_side_import_of_an_allowed_folder(cli: RunCli, lv: Any, server: Any) -> None:
+    lv.create_project(ProjectName="imported")
+    folder = write_folder(Path(server.local_root) / "batch", normal=3, anomaly=2)
+    result = cli("-o", "json", "datasets", "import", "imported", "-t", "train", "--source", str(folder))
+    assert result.exit_code == 0, result.stderr
+    description = result.json()["DatasetDescription"]
+    assert description["Status"] == "CREATE_COMPLETE"
+    assert description["ImageStats"] == {"Total": 5, "Labeled": 5, "Normal": 3, "Anomaly": 2}
+
+
+def test_server_side_import_outside_the_allowed_folders_fails(cli: RunCli, lv: Any, tmp_path: Path) -> None:
+    lv.create_project(ProjectName="outside")
+    folder = write_folder(tmp_path / "elsewhere", normal=1, anomaly=1)
+    result = cli("datasets", "import", "outside", "-t", "train", "--source", str(folder))
+    line = assert_one_line_error(result, "the import ended in CREATE_FAILED: ")
+    assert "elsewhere" in line

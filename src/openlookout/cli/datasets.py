@@ -1,5 +1,5 @@
-"""``openlookout datasets``: create (empty, from a manifest, from a folder), describe, entries,
-update, delete."""
+"""``openlookout datasets``: create (empty, from a manifest, from a local folder), server-side import,
+describe, entries, update, delete."""
 
 from __future__ import annotations
 
@@ -124,6 +124,35 @@ def _create_from_folder(
     emit(state.output, summary, show)
     if report.rejected:
         raise CliError(f"{len(report.rejected)} of {len(images)} image(s) were rejected")
+
+
+@app.command("import")
+def import_source(
+    ctx: typer.Context,
+    project: ProjectArg,
+    dataset_type: TypeOption,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="Folder on the server (path or file:// URI) or s3://bucket/prefix, read by the server."
+        ),
+    ],
+    unlabeled: Annotated[bool, typer.Option("--unlabeled", help="Import every image unlabeled.")] = False,
+    wait: Annotated[bool, typer.Option(help="Wait for the import to finish.")] = True,
+) -> None:
+    """Have the server import a folder or S3 prefix (normal/ and anomaly/ sub-folders give labels)."""
+    state = state_of(ctx)
+    started = state.api.extension_json(
+        "POST",
+        ["projects", project, "datasets", dataset_type.value, "import"],
+        {"Source": source, "Labeled": not unlabeled},
+    )
+    if not wait:
+        emit(state.output, started, lambda: print_fields("import started", started))
+        return
+    description = wait_for_dataset(state.api, project, dataset_type.value)
+    _show_description(state, {"DatasetDescription": description})
+    _fail_unless_complete(description, "import")
 
 
 @app.command("describe")
