@@ -109,3 +109,13 @@ def test_aws_data_path_points_at_the_model() -> None:
 
     folder = Path(result.stdout.strip())
     assert (folder / "lookoutvision" / "2020-11-20" / "service-2.json").is_file()
+
+
+def test_region_scopes_both_the_aws_and_the_extension_calls(cli: RunCli, lv: Any) -> None:
+    created = cli("--region", "eu-west-1", "-o", "json", "projects", "create", "regional")
+    assert created.exit_code == 0, created.stderr
+    assert created.json()["ProjectMetadata"]["ProjectArn"].startswith("arn:aws:lookoutvision:eu-west-1:")
+    assert lv.list_projects()["Projects"] == []
+    readiness = cli("--region", "eu-west-1", "-o", "json", "projects", "readiness", "regional")
+    assert readiness.exit_code == 0, readiness.stderr
+    assert_one_line_error(cli("projects", "readiness", "regional"), "ResourceNotFoundException: ")
