@@ -119,3 +119,10 @@ def test_region_scopes_both_the_aws_and_the_extension_calls(cli: RunCli, lv: Any
     readiness = cli("--region", "eu-west-1", "-o", "json", "projects", "readiness", "regional")
     assert readiness.exit_code == 0, readiness.stderr
     assert_one_line_error(cli("projects", "readiness", "regional"), "ResourceNotFoundException: ")
+
+
+def test_no_command_shows_help_without_an_error_line() -> None:
+    result = invoke()
+    assert result.exit_code == 2
+    assert "projects" in result.stdout and "datasets" in result.stdout
+    assert "error:" not in result.stderr

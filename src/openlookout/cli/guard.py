@@ -48,7 +48,9 @@ class GuardedGroup(TyperGroup):
             print_error("aborted")
             sys.exit(EXIT_FAILURE)
         except typer.TyperException as exc:
-            print_error(_describe_click_error(exc))
+            # A group called without a command has already printed its help; nothing to add.
+            if type(exc).__name__ != "NoArgsIsHelpError":
+                print_error(_describe_click_error(exc))
             sys.exit(int(getattr(exc, "exit_code", EXIT_USAGE)))
         except Exception as exc:
             print_error(describe_error(exc))
