@@ -3,7 +3,8 @@
 Uses the newest Debian PostgreSQL binaries under ``/usr/lib/postgresql/<version>/bin`` (not on PATH).
 The cluster lives in a temporary directory, listens on 127.0.0.1 on a free port with its unix
 socket inside that directory, trusts local connections, runs without fsync, and is stopped and
-removed at the end of the session. As root, initdb/pg_ctl run as the ``postgres`` user.
+removed at the end of the session. As root, initdb/pg_ctl run as the ``postgres`` user. A cluster
+whose test process was killed before it could clean up is stopped and removed by the next start.
 
 Without PostgreSQL binaries the tests that need it fail in CI (``CI=true``) and are skipped elsewhere.
 """
@@ -100,17 +101,51 @@ class PostgresCluster:
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
+_PREFIX = "openlookout-pg-"
+_OWNER_FILE = "owner-pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_abandoned_clusters(bin_dir: Path, run_as: list[str]) -> None:
+    """Stop and remove clusters left behind by test processes that were killed before cleaning up."""
+    for base_dir in Path(tempfile.gettempdir()).glob(_PREFIX + "*"):
+        try:
+            owner = int((base_dir / _OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        if (base_dir / "data" / "postmaster.pid").exists():
+            subprocess.run(
+                [*run_as, str(bin_dir / "pg_ctl"), "-D", str(base_dir / "data"), "-m", "immediate", "stop"],
+                capture_output=True,
+                timeout=60,
+            )
+        shutil.rmtree(base_dir, ignore_errors=True)
+
+
 def start_cluster() -> PostgresCluster:
     """initdb + pg_ctl start in a fresh temporary directory; raises RuntimeError with the log on failure."""
     bin_dir = find_pg_bin()
     if bin_dir is None:
         raise FileNotFoundError(f"no PostgreSQL binaries (initdb, pg_ctl) under {PG_ROOT}/<version>/bin")
-    base_dir = Path(tempfile.mkdtemp(prefix="openlookout-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:
+    run_as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    reap_abandoned_clusters(bin_dir, run_as_postgres)
+    base_dir = Path(tempfile.mkdtemp(prefix=_PREFIX))
+    (base_dir / _OWNER_FILE).write_text(str(os.getpid()))
+    run_as = run_as_postgres
+    if run_as:
         # initdb refuses to run as root: hand the directory to the postgres user and run as it.
         shutil.chown(base_dir, user="postgres", group="postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
     cluster = PostgresCluster(bin_dir, base_dir, port, run_as)
     log_file = base_dir / "server.log"

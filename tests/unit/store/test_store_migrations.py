@@ -40,3 +40,24 @@ def test_migrations_need_no_alembic_ini_in_the_working_directory(tmp_path, monke
         assert migrate.current_revision(database) == migrate.head_revision()
     finally:
         database.dispose()
+
+
+def test_servers_starting_together_on_one_postgresql_database_migrate_once(fresh_postgres_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from openlookout.store import installation
+
+    databases = [Database(fresh_postgres_url) for _ in range(4)]
+
+    def start(database: Database) -> bytes:
+        migrate.upgrade(database)
+        return installation.get_or_create_secret(database)
+
+    try:
+        with ThreadPoolExecutor(len(databases)) as pool:
+            secrets = list(pool.map(start, databases))
+        assert migrate.current_revision(databases[0]) == migrate.head_revision()
+        assert len(set(secrets)) == 1  # one installation, one paging secret
+    finally:
+        for database in databases:
+            database.dispose()
