@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 
 # (module, function) pairs: service modules that own job kinds and the function that registers
 # them on a runner. Called before the workers start so interrupted jobs of those kinds resume at once.
-JOB_REGISTRARS: tuple[tuple[str, str], ...] = (("openlookout.service.dataset_jobs", "register_dataset_jobs"),)
+JOB_REGISTRARS: tuple[tuple[str, str], ...] = (
+    ("openlookout.service.dataset_jobs", "register_dataset_jobs"),
+    ("openlookout.service.model_training", "register_model_jobs"),
+)
 
 
 class StartupError(RuntimeError):
@@ -104,6 +107,10 @@ def build_runtime(
         register_job_kinds(runner)
         with _stage("cannot start the job workers"):
             runner.start(runtime)
+        with _stage("cannot restore the hosted models"):
+            from openlookout.service.hosting_control import restore_hosting
+
+            restore_hosting(runtime)
     except BaseException:
         db.dispose()
         raise
@@ -140,4 +147,7 @@ def close_runtime(runtime: Runtime, *, timeout: float = 30.0) -> None:
     try:
         runtime.jobs.stop(timeout)
     finally:
+        from openlookout.service.hosting_control import shutdown_hosting
+
+        shutdown_hosting(runtime)  # the inference units of hosted models
         runtime.db.dispose()

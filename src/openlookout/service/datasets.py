@@ -19,6 +19,7 @@ from openlookout.errors import ConflictException, ResourceNotFoundException, Val
 from openlookout.service import dataset_jobs as jobs
 from openlookout.service import projects
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.models import require_no_training
 from openlookout.service.paging import decode_token, encode_token
 from openlookout.store import entries as repo
 
@@ -169,6 +170,7 @@ def delete_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
     if dataset.status in BUSY_STATES:
         raise busy_conflict(project_name, dataset, "deleted")
+    require_no_training(runtime, project_name, dataset.project_id, dataset.dataset_type)
     with runtime.db.begin() as conn:
         project = repo.lock_project(conn, dataset.project_id)
         changed = repo.set_dataset_status(

@@ -13,6 +13,7 @@ from typing import Any
 
 from openlookout.service import datasets, paging, projects, tags
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.model_operations import MODEL_OPERATIONS
 
 Handler = Callable[[Runtime, RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -47,3 +48,5 @@ OPERATIONS: dict[str, Handler] = {
         "UpdateDatasetEntries": datasets.update_dataset_entries,
     }.items()
 }
+# The model operations (CreateModel ... ListModelPackagingJobs) live in their own table.
+OPERATIONS.update({name: in_installation_scope(h) for name, h in MODEL_OPERATIONS.items()})

@@ -119,7 +119,10 @@ def blocking_children(conn: Connection, ctx: RequestContext, project: ProjectRow
 
     The models issue adds the project's model versions here.
     """
-    return [f"dataset '{d.dataset_type}'" for d in project_store.project_datasets(conn, project.id)]
+    from openlookout.service.models import remaining_models
+
+    datasets = [f"dataset '{d.dataset_type}'" for d in project_store.project_datasets(conn, project.id)]
+    return datasets + remaining_models(conn, project.id)
 
 
 def delete_project(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from openlookout.errors import ResourceNotFoundException, ServiceQuotaExceededException, ValidationException
 from openlookout.service import arns
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.models import model_exists
 from openlookout.store import projects as project_store
 from openlookout.store import tags as tag_store
 
@@ -40,8 +41,10 @@ def require_taggable(conn: Connection, ctx: RequestContext, arn: str) -> str:
             resource_id=parts.project,
             resource_type="PROJECT",
         )
-    # Models issue: look up model parts.version of project here and raise
-    # ResourceNotFoundException(resource_type="MODEL") when it does not exist.
+    if not model_exists(conn, project.id, int(parts.version)):
+        raise ResourceNotFoundException(
+            f"Model '{arn}' does not exist.", resource_id=arn, resource_type="MODEL"
+        )
     return arn
 
 

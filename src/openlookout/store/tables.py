@@ -146,3 +146,64 @@ installation = Table(
     Column("value", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    # 1, 2, 3 ... per project, never reused: a deleted model keeps its row (deleted_at set).
+    Column("version", Integer, nullable=False),
+    Column("arn", String(1011), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text),
+    Column("description", String(500)),
+    Column("kms_key_id", String(2048)),
+    Column("output_bucket", String(63), nullable=False),
+    Column("output_prefix", String(1024), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("deleted_at", Float),
+    # Training results: {"F1Score", "Recall", "Precision"}; evaluation file keys in the output bucket.
+    Column("performance", JSON),
+    Column("evaluation_manifest_key", String(1024)),
+    Column("evaluation_result_key", String(1024)),
+    Column("evaluation_end_at", Float),
+    # What the model was trained for: "classification" | "segmentation", the image size, the colour
+    # map (#RRGGBB -> anomaly type, in type-index order) and the recorded train/test split.
+    Column("kind", String(16)),
+    Column("image_width", Integer),
+    Column("image_height", Integer),
+    Column("colors", JSON),
+    Column("split", JSON),
+    # Named blobs holding the fitted detector and its ONNX export.
+    Column("detector_blob", String(512)),
+    Column("onnx_blob", String(512)),
+    # Hosting: the last StartModel's inference units.
+    Column("min_inference_units", Integer),
+    Column("max_inference_units", Integer),
+    UniqueConstraint("project_id", "version", name="uq_models_project_version"),
+)
+Index("ix_models_status", models.c.status)
+
+packaging_jobs = Table(
+    "packaging_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("job_name", String(64), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("description", String(256)),
+    Column("method", String(32), nullable=False),
+    # The request's Configuration (Greengrass settings) as given, and the output details.
+    Column("configuration", JSON, nullable=False),
+    Column("component_name", String(128), nullable=False),
+    Column("component_version", String(64), nullable=False),
+    Column("output_details", JSON),
+    Column("status", String(16), nullable=False),
+    Column("status_message", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("project_id", "job_name", name="uq_packaging_project_job"),
+)
+Index("ix_packaging_component", packaging_jobs.c.component_name, packaging_jobs.c.component_version)

@@ -1,0 +1,86 @@
+"""DetectAnomalies: check the request, hand the image to the model's inference units, answer.
+
+Order of checks: the declared content type (``image/png`` or ``image/jpeg``, else
+ValidationException); the model (ResourceNotFoundException) and its state (ConflictException
+unless HOSTED or SYSTEM_UPDATING); the bytes (a real PNG/JPEG of the declared type, within the
+service's image limits, of exactly the model's width and height, else ValidationException).
+The result follows spec e.4 (see ``openlookout.hosting.result``). ``detect(..., heatmap=True)`` is
+the extension used by ``/openlookout/.../detect?heatmap=true``: it adds a ``Heatmap`` PNG.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openlookout.errors import InternalServerException, ThrottlingException, ValidationException
+from openlookout.hosting.pool import HostingError, PoolBusy
+from openlookout.imaging.images import ImageRejected, inspect_image
+from openlookout.service import hosting_control
+from openlookout.service import models as model_service
+from openlookout.service.context import RequestContext, Runtime
+
+CONTENT_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg"}
+
+
+def content_format(content_type: str | None) -> str:
+    """``png`` or ``jpeg`` for an accepted Content-Type; ValidationException otherwise."""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    found = CONTENT_TYPES.get(base)
+    if found is None:
+        raise ValidationException(
+            f"The content type '{(content_type or '')[:100]}' is not accepted; send image/jpeg or image/png."
+        )
+    return found
+
+
+def detect(
+    runtime: Runtime,
+    ctx: RequestContext,
+    project_name: str,
+    version: str,
+    content_type: str | None,
+    body: bytes | None,
+    *,
+    heatmap: bool = False,
+) -> dict[str, Any]:
+    """The DetectAnomalyResult members (``AnomalyMask``/``Heatmap`` as PNG bytes)."""
+    declared = content_format(content_type)
+    with runtime.db.begin() as conn:
+        _, model = model_service.resolve_model(conn, ctx, project_name, version)
+    if model.status not in hosting_control.SERVING:
+        raise hosting_control.conflict_not_hosted(project_name, model)
+    if not body:
+        raise ValidationException("The request body is empty; send the image's bytes as the body.")
+    try:
+        info = inspect_image(body, name="the image")
+    except ImageRejected as exc:
+        raise ValidationException(f"The image cannot be used: {exc.reason}.") from None
+    if info.format != declared:
+        raise ValidationException(
+            f"The image is a {info.format.upper()} but the content type says image/{declared}; "
+            "they must match."
+        )
+    if (info.width, info.height) != (model.image_width, model.image_height):
+        raise ValidationException(
+            f"The image is {info.width}x{info.height} pixels; model version {model.version} was trained on "
+            f"{model.image_width}x{model.image_height} images and needs that exact size."
+        )
+    try:
+        pool = hosting_control.pool_for(runtime, model)
+        return pool.detect(body, info.width, info.height, heatmap=heatmap)
+    except PoolBusy as exc:
+        raise ThrottlingException(f"The model is busy ({exc}); retry shortly.") from None
+    except HostingError as exc:
+        raise InternalServerException(f"The model could not answer: {exc}.", retry_after_seconds=1) from None
+
+
+def detect_anomalies(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    result = detect(
+        runtime,
+        ctx,
+        str(params["ProjectName"]),
+        str(params["ModelVersion"]),
+        params.get("ContentType"),
+        params.get("Body"),
+    )
+    return {"DetectAnomalyResult": result}

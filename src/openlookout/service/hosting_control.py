@@ -1,0 +1,282 @@
+"""StartModel / StopModel and the jobs that start and stop a model's inference units.
+
+States (spec f.2): StartModel from TRAINED or HOSTING_FAILED -> STARTING_HOSTING; the
+``model.host`` job starts ``MinInferenceUnits`` units (scaling up to ``MaxInferenceUnits`` with
+load) -> HOSTED, or HOSTING_FAILED with the reason. StopModel from HOSTED, STARTING_HOSTING,
+HOSTING_FAILED or SYSTEM_UPDATING -> STOPPING_HOSTING; the ``model.unhost`` job stops the units
+-> TRAINED.
+
+Our decisions: StartModel on a model already HOSTED (or STARTING_HOSTING) with the same units is
+a no-op that answers the current status; with different units it is a ConflictException (stop it
+first, as on AWS). ``MaxInferenceUnits < MinInferenceUnits`` is a ValidationException; more units
+than ``max_inference_units`` (setting, default 8) is a ServiceQuotaExceededException.
+
+Restarts: the pools live in the server process. A HOSTED model whose pool is not running in this
+process (the server restarted) gets it started again on first use (``pool_for``) and eagerly by
+``restore_hosting`` at start-up; STOPPING_HOSTING left by a stop becomes TRAINED.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from openlookout.errors import ConflictException, ServiceQuotaExceededException, ValidationException
+from openlookout.hosting.manager import HostingManager
+from openlookout.hosting.pool import HostingError, InferencePool
+from openlookout.service import models as model_service
+from openlookout.service.context import RequestContext, Runtime
+from openlookout.store import models as repo
+from openlookout.store.models import ModelRow
+
+log = logging.getLogger(__name__)
+
+HOST_JOB = "model.host"
+UNHOST_JOB = "model.unhost"
+DEFAULT_MAX_UNITS = 8
+_ATTRIBUTE = "_openlookout_hosting"
+_attach_lock = threading.Lock()
+
+STARTABLE = frozenset({model_service.TRAINED, model_service.HOSTING_FAILED})
+STOPPABLE = frozenset(
+    {
+        model_service.HOSTED,
+        model_service.STARTING_HOSTING,
+        model_service.HOSTING_FAILED,
+        model_service.SYSTEM_UPDATING,
+    }
+)
+SERVING = frozenset({model_service.HOSTED, model_service.SYSTEM_UPDATING})
+
+
+def manager(runtime: Runtime) -> HostingManager:
+    """The runtime's hosting manager (created on first use)."""
+    with _attach_lock:
+        found = getattr(runtime, _ATTRIBUTE, None)
+        if found is None:
+            found = HostingManager()
+            setattr(runtime, _ATTRIBUTE, found)
+        return found
+
+
+def register_hosting_jobs(runner: Any) -> None:
+    runner.register(HOST_JOB, run_host, on_failure=on_host_failure)
+    runner.register(UNHOST_JOB, run_unhost, on_failure=on_unhost_failure)
+
+
+# --- handlers -------------------------------------------------------------------------------
+
+
+def start_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    project_name = str(params["ProjectName"])
+    min_units = int(params["MinInferenceUnits"])
+    max_units = params.get("MaxInferenceUnits")
+    if min_units < 1:
+        raise ValidationException("MinInferenceUnits must be at least 1.")
+    if max_units is not None and int(max_units) < min_units:
+        raise ValidationException(
+            f"MaxInferenceUnits ({max_units}) must not be smaller than MinInferenceUnits ({min_units})."
+        )
+    limit = int(runtime.settings.extra.get("max_inference_units", DEFAULT_MAX_UNITS))
+    if max(min_units, int(max_units or 0)) > limit:
+        raise ServiceQuotaExceededException(
+            f"A model can use at most {limit} inference units on this server.", quota_code="inference-units"
+        )
+    with runtime.db.begin() as conn:
+        _, model = model_service.resolve_model(conn, ctx, project_name, str(params["ModelVersion"]))
+        if model.status in (model_service.HOSTED, model_service.STARTING_HOSTING):
+            same = model.min_inference_units == min_units and model.max_inference_units == (
+                int(max_units) if max_units is not None else None
+            )
+            if same:
+                return {"Status": model.status}
+            raise model_service.state_conflict(
+                project_name, model, "started again with different inference units; stop it first"
+            )
+        if model.status not in STARTABLE:
+            raise model_service.state_conflict(project_name, model, "started (it must be TRAINED)")
+        changed = repo.update_model(
+            conn,
+            model.id,
+            expect_status=[model.status],
+            status=model_service.STARTING_HOSTING,
+            status_message="Starting the inference units.",
+            min_inference_units=min_units,
+            max_inference_units=int(max_units) if max_units is not None else None,
+            updated_at=time.time(),
+        )
+        if not changed:
+            raise model_service.state_conflict(project_name, model, "started now")
+        runtime.jobs.submit(HOST_JOB, {"model_id": model.id}, conn=conn)
+    return {"Status": model_service.STARTING_HOSTING}
+
+
+def stop_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    project_name = str(params["ProjectName"])
+    with runtime.db.begin() as conn:
+        _, model = model_service.resolve_model(conn, ctx, project_name, str(params["ModelVersion"]))
+        if model.status == model_service.STOPPING_HOSTING:
+            return {"Status": model_service.STOPPING_HOSTING}
+        if model.status not in STOPPABLE:
+            raise model_service.state_conflict(project_name, model, "stopped (it is not running)")
+        changed = repo.update_model(
+            conn,
+            model.id,
+            expect_status=[model.status],
+            status=model_service.STOPPING_HOSTING,
+            status_message="Stopping the inference units.",
+            updated_at=time.time(),
+        )
+        if not changed:
+            raise model_service.state_conflict(project_name, model, "stopped now")
+        runtime.jobs.submit(UNHOST_JOB, {"model_id": model.id}, conn=conn)
+    return {"Status": model_service.STOPPING_HOSTING}
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+def run_host(runtime: Runtime, payload: dict[str, Any]) -> None:
+    model_id = int(payload["model_id"])
+    with runtime.db.begin() as conn:
+        model = repo.get_model_by_id(conn, model_id)
+    if model is None or model.status != model_service.STARTING_HOSTING:
+        return
+    try:
+        start_pool(runtime, model)
+    except HostingError as exc:
+        _set(
+            runtime,
+            model_id,
+            [model_service.STARTING_HOSTING],
+            model_service.HOSTING_FAILED,
+            f"hosting failed: {exc}",
+        )
+        return
+    hosted = _set(
+        runtime, model_id, [model_service.STARTING_HOSTING], model_service.HOSTED, "The model is hosted."
+    )
+    if not hosted:  # stopped or deleted meanwhile
+        manager(runtime).stop(model_id)
+
+
+def run_unhost(runtime: Runtime, payload: dict[str, Any]) -> None:
+    model_id = int(payload["model_id"])
+    manager(runtime).stop(model_id)
+    _set(runtime, model_id, [model_service.STOPPING_HOSTING], model_service.TRAINED, "The model is stopped.")
+
+
+def on_host_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
+    _set(
+        runtime,
+        int(payload["model_id"]),
+        [model_service.STARTING_HOSTING],
+        model_service.HOSTING_FAILED,
+        f"hosting failed: {message}",
+    )
+
+
+def on_unhost_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
+    manager(runtime).stop(int(payload["model_id"]))
+    _set(
+        runtime,
+        int(payload["model_id"]),
+        [model_service.STOPPING_HOSTING],
+        model_service.TRAINED,
+        "The model is stopped.",
+    )
+
+
+def _set(runtime: Runtime, model_id: int, expect: list[str], status: str, message: str) -> bool:
+    with runtime.db.begin() as conn:
+        return repo.update_model(
+            conn,
+            model_id,
+            expect_status=expect,
+            status=status,
+            status_message=message,
+            updated_at=time.time(),
+        )
+
+
+# --- pools ----------------------------------------------------------------------------------
+
+
+def model_file(runtime: Runtime, model: ModelRow) -> Path:
+    """The model's ONNX file on local disk (copied from the blob store once)."""
+    if not model.onnx_blob:
+        raise HostingError("the model has no exported network; train it again")
+    path = runtime.settings.data_dir / "hosting" / f"model-{model.id}.onnx"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = runtime.blobs.get_named(model.onnx_blob)
+        except Exception as exc:
+            raise HostingError(f"the model file cannot be read from storage ({exc})") from None
+        partial = path.with_suffix(".part")
+        partial.write_bytes(data)
+        partial.replace(path)
+    return path
+
+
+def start_pool(runtime: Runtime, model: ModelRow) -> InferencePool:
+    path = model_file(runtime, model)
+    return manager(runtime).ensure(
+        model.id,
+        str(path),
+        min_units=model.min_inference_units or 1,
+        max_units=model.max_inference_units,
+        colors=dict(model.colors or {}),
+    )
+
+
+def pool_for(runtime: Runtime, model: ModelRow) -> InferencePool:
+    """The running pool of a HOSTED model, started here if this server does not run it yet."""
+    pool = manager(runtime).get(model.id)
+    if pool is not None and pool.healthy():
+        return pool
+    return start_pool(runtime, model)
+
+
+def restore_hosting(runtime: Runtime) -> None:
+    """At start-up: finish interrupted stops and bring hosted models back (in the background)."""
+    with runtime.db.begin() as conn:
+        stopping = repo.models_in_status(conn, [model_service.STOPPING_HOSTING])
+        hosted = repo.models_in_status(conn, sorted(SERVING))
+    for model in stopping:
+        _set(
+            runtime,
+            model.id,
+            [model_service.STOPPING_HOSTING],
+            model_service.TRAINED,
+            "The model is stopped.",
+        )
+
+    def bring_back() -> None:
+        for model in hosted:
+            try:
+                start_pool(runtime, model)
+            except HostingError as exc:
+                log.warning("hosted model %s could not be restarted: %s", model.arn, exc)
+
+    if hosted:
+        threading.Thread(target=bring_back, name="openlookout-restore-hosting", daemon=True).start()
+
+
+def shutdown_hosting(runtime: Runtime) -> None:
+    """At server stop: stop every inference unit of this process."""
+    found = getattr(runtime, _ATTRIBUTE, None)
+    if found is not None:
+        found.shutdown()
+
+
+def conflict_not_hosted(project_name: str, model: ModelRow) -> ConflictException:
+    return ConflictException(
+        f"Model version {model.version} of project '{project_name}' is {model.status}, not HOSTED; "
+        "start it with StartModel and wait for HOSTED before detecting anomalies.",
+        resource_id=model.arn,
+        resource_type="MODEL",
+    )

@@ -1,0 +1,448 @@
+"""The ``model.train`` job: dataset -> fitted detector -> evaluation -> TRAINED or TRAINING_FAILED.
+
+Steps: read the project's labeled entries (unlabeled ones never count); split (the test dataset
+when there is one, else a stratified 80/20 split with a fixed seed, recorded on the model);
+decode images (and, for segmentation, masks with each entry's own colour map, mapped onto the
+project's anomaly types); fit ``AnomalyDetector`` with the configured preset; score the test
+images; write ``EvaluationManifest-<project>-<version>.json`` and
+``EvaluationResult-<project>-<version>.json`` under the OutputConfig location (S3 through the
+configured endpoint; copies in the blob store too); keep the detector and its ONNX export as
+named blobs.
+
+Every expected problem ends in TRAINING_FAILED with a message saying what to fix. A job
+interrupted by a server stop is re-run from the start by the job runner (training is
+deterministic for a given dataset); after the runner gives up, ``on_train_failure`` marks the model
+TRAINING_FAILED, so no model stays TRAINING.
+
+Settings (``Settings.extra`` or environment): ``training_preset`` / ``OPENLOOKOUT_TRAINING_PRESET``
+(``accurate`` default, ``fast``), ``training_image_size`` / ``OPENLOOKOUT_TRAINING_IMAGE_SIZE``
+(working long side, multiple of 32), ``training_threads`` / ``OPENLOOKOUT_TRAINING_THREADS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openlookout.hosting.result import detect_result
+from openlookout.imaging.images import ImageRejected, decode_rgb
+from openlookout.imaging.manifest import ManifestError, parse_line
+from openlookout.imaging.masks import decode_mask
+from openlookout.service import models as model_service
+from openlookout.service.context import Runtime
+from openlookout.store import entries as entry_store
+from openlookout.store import models as repo
+from openlookout.store.models import ModelRow, TrainingEntry
+
+log = logging.getLogger(__name__)
+
+TEST_FRACTION = 0.2
+SPLIT_SEED = 20201120
+MIN_SPLIT_TEST = {"normal": 2, "anomaly": 2}
+INTERRUPTED = "training was interrupted by a server restart; start a new model version"
+
+
+class TrainingFailed(Exception):
+    """Training cannot go on; the message is what the user reads in StatusMessage."""
+
+
+@dataclass
+class _Sample:
+    entry: TrainingEntry
+    image: np.ndarray
+    mask: np.ndarray | None
+
+
+def register_model_jobs(runner: Any) -> None:
+    """Register the model job kinds (training, hosting, packaging) on a ``JobRunner``."""
+    from openlookout.service import hosting_control, packaging
+
+    runner.register(model_service.TRAIN_JOB, run_training, on_failure=on_train_failure)
+    hosting_control.register_hosting_jobs(runner)
+    packaging.register_packaging_jobs(runner)
+
+
+def setting(runtime: Runtime, name: str, default: str) -> str:
+    """A model setting from ``Settings.extra`` or ``OPENLOOKOUT_<NAME>``."""
+    value = runtime.settings.extra.get(name)
+    if value is None:
+        value = os.environ.get("OPENLOOKOUT_" + name.upper())
+    return default if value is None or value == "" else str(value)
+
+
+def on_train_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
+    _fail(
+        runtime,
+        int(payload["model_id"]),
+        INTERRUPTED if "interrupt" in message.lower() else f"training failed: {message}",
+    )
+
+
+def _fail(runtime: Runtime, model_id: int, message: str) -> None:
+    with runtime.db.begin() as conn:
+        repo.update_model(
+            conn,
+            model_id,
+            expect_status=[model_service.TRAINING],
+            status=model_service.TRAINING_FAILED,
+            status_message=message,
+            updated_at=time.time(),
+        )
+
+
+def _note(runtime: Runtime, model_id: int, message: str) -> None:
+    with runtime.db.begin() as conn:
+        repo.update_model(
+            conn,
+            model_id,
+            expect_status=[model_service.TRAINING],
+            status_message=message,
+            updated_at=time.time(),
+        )
+
+
+def run_training(runtime: Runtime, payload: dict[str, Any]) -> None:
+    model_id = int(payload["model_id"])
+    with runtime.db.begin() as conn:
+        model = repo.get_model_by_id(conn, model_id)
+        if model is None or model.status != model_service.TRAINING:
+            return
+        _, _, project_name = repo.project_of_model(conn, model)
+    try:
+        outcome = _train(runtime, model, project_name)
+    except TrainingFailed as exc:
+        _fail(runtime, model_id, str(exc))
+        return
+    except Exception as exc:  # never leave the model TRAINING because of a bug
+        log.exception("training of model %s failed unexpectedly", model_id)
+        _fail(runtime, model_id, f"training failed unexpectedly ({type(exc).__name__}: {exc}); try again")
+        return
+    with runtime.db.begin() as conn:
+        repo.update_model(conn, model_id, expect_status=[model_service.TRAINING], **outcome)
+
+
+def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, Any]:
+    from openlookout.ml.detector import AnomalyDetector
+    from openlookout.ml.export import export_onnx
+    from openlookout.ml.metrics import evaluate
+
+    _note(runtime, model.id, "Checking the output location.")
+    _check_output_bucket(runtime, model.output_bucket)
+    _note(runtime, model.id, "Reading the datasets.")
+    with runtime.db.begin() as conn:
+        entries = repo.labeled_entries(conn, model.project_id)
+        labels = entry_store.project_labels(conn, model.project_id)
+    anomaly_types = sorted(labels)
+    colors_by_type = {name: labels[name].upper() for name in anomaly_types}
+    segmentation = model.kind == "segmentation"
+    train_entries, test_entries, split = split_entries(entries)
+    if not train_entries or not test_entries:
+        raise TrainingFailed("the datasets hold no labeled images to train and test with; label images first")
+    train = [_load(runtime, e, anomaly_types, segmentation) for e in train_entries]
+    test = [_load(runtime, e, anomaly_types, segmentation) for e in test_entries]
+    sizes = {(s.image.shape[1], s.image.shape[0]) for s in train + test}
+    if len(sizes) != 1:
+        raise TrainingFailed(
+            "the images do not all have the same width and height ("
+            + ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
+            + "); every image of a project must have one size"
+        )
+    width, height = sizes.pop()
+
+    _note(runtime, model.id, f"Training on {len(train)} images.")
+    _limit_threads(runtime)
+    preset = setting(runtime, "training_preset", "accurate")
+    image_size = setting(runtime, "training_image_size", "")
+    detector = AnomalyDetector(preset=preset, image_size=int(image_size) if image_size else None)
+    detector.fit(
+        [s.image for s in train],
+        [1 if s.entry.label == "anomaly" else 0 for s in train],
+        masks=[s.mask for s in train] if segmentation else None,
+        anomaly_types=anomaly_types if segmentation else None,
+    )
+    _note(runtime, model.id, f"Testing on {len(test)} images.")
+    predictions = detector.predict([s.image for s in test])
+    truth = [1 if s.entry.label == "anomaly" else 0 for s in test]
+    report = evaluate(
+        predictions,
+        truth,
+        masks=[s.mask for s in test] if segmentation else None,
+        anomaly_types=anomaly_types if segmentation else None,
+    )
+
+    base = f"models/{model.project_id}/{model.version}-{model.id}"
+    with tempfile.TemporaryDirectory(prefix="openlookout-train-") as folder:
+        detector_path = Path(folder) / "detector.pt"
+        detector.save(detector_path)
+        onnx_path = export_onnx(detector, Path(folder) / "model.onnx")
+        detector_blob = runtime.blobs.put_named(f"{base}/detector.pt", detector_path.read_bytes())
+        onnx_blob = runtime.blobs.put_named(f"{base}/model.onnx", onnx_path.read_bytes())
+    del detector_blob, onnx_blob  # put_named returns the stored name; we keep our own names
+
+    ended = time.time()
+    performance = {
+        "F1Score": round(float(report.f1), 6),
+        "Recall": round(float(report.recall), 6),
+        "Precision": round(float(report.precision), 6),
+    }
+    manifest_key = f"{model.output_prefix}EvaluationManifest-{project_name}-{model.version}.json"
+    result_key = f"{model.output_prefix}EvaluationResult-{project_name}-{model.version}.json"
+    manifest_lines = _evaluation_manifest(
+        runtime, model, project_name, test, predictions, anomaly_types, colors_by_type, width, height
+    )
+    result_document = _evaluation_result(model, report, ended, len(train), len(test), segmentation)
+    result_text = json.dumps(result_document, indent=2)
+    runtime.blobs.put_named(f"{base}/EvaluationManifest.json", manifest_lines.encode())
+    runtime.blobs.put_named(f"{base}/EvaluationResult.json", result_text.encode())
+    _write_s3(runtime, model.output_bucket, manifest_key, manifest_lines.encode())
+    _write_s3(runtime, model.output_bucket, result_key, result_text.encode())
+    return {
+        "status": model_service.TRAINED,
+        "status_message": "Training completed successfully.",
+        "updated_at": time.time(),
+        "performance": performance,
+        "evaluation_manifest_key": manifest_key,
+        "evaluation_result_key": result_key,
+        "evaluation_end_at": ended,
+        "image_width": width,
+        "image_height": height,
+        "colors": colors_by_type if segmentation else {},
+        "split": split,
+        "detector_blob": f"{base}/detector.pt",
+        "onnx_blob": f"{base}/model.onnx",
+    }
+
+
+def split_entries(
+    entries: list[TrainingEntry],
+) -> tuple[list[TrainingEntry], list[TrainingEntry], dict[str, Any]]:
+    """(train, test, record): the test dataset when present, else a stratified 80/20 split of train."""
+    train = [e for e in entries if e.dataset_type == "train"]
+    test = [e for e in entries if e.dataset_type == "test"]
+    if test:
+        return train, test, {"mode": "datasets", "train": len(train), "test": len(test)}
+    rng = np.random.default_rng(SPLIT_SEED)
+    chosen: list[TrainingEntry] = []
+    kept: list[TrainingEntry] = []
+    for label in ("normal", "anomaly"):
+        group = [e for e in train if e.label == label]
+        order = rng.permutation(len(group))
+        n_test = (
+            min(len(group) - 1, max(MIN_SPLIT_TEST[label], round(len(group) * TEST_FRACTION))) if group else 0
+        )
+        for rank, index in enumerate(order):
+            (chosen if rank < n_test else kept).append(group[int(index)])
+    record = {
+        "mode": "automatic",
+        "seed": SPLIT_SEED,
+        "test_fraction": TEST_FRACTION,
+        "train": len(kept),
+        "test": len(chosen),
+        "test_source_refs": [e.source_ref for e in chosen],
+    }
+    return kept, chosen, record
+
+
+def _load(runtime: Runtime, entry: TrainingEntry, anomaly_types: list[str], segmentation: bool) -> _Sample:
+    try:
+        image = decode_rgb(runtime.blobs.get(entry.image_sha256), name=entry.source_ref)
+    except ImageRejected as exc:
+        raise TrainingFailed(f"image {entry.source_ref} cannot be used: {exc.reason}") from None
+    except Exception as exc:
+        raise TrainingFailed(f"image {entry.source_ref} cannot be read from storage ({exc})") from None
+    mask: np.ndarray | None = None
+    if segmentation and entry.mask_sha256:
+        try:
+            colors = parse_line(entry.entry_json, 1).colors
+        except ManifestError as exc:
+            raise TrainingFailed(f"entry {entry.source_ref} has an unreadable colour map: {exc}") from None
+        try:
+            own = decode_mask(
+                runtime.blobs.get(entry.mask_sha256),
+                colors,
+                name=f"mask of {entry.source_ref}",
+                width=image.shape[1],
+                height=image.shape[0],
+            )
+        except ImageRejected as exc:
+            raise TrainingFailed(
+                f"the mask of {entry.source_ref} does not match its colour map: {exc.reason}"
+            ) from None
+        from openlookout.imaging.masks import class_names
+
+        lookup = np.zeros(len(class_names(colors)) + 1, dtype=np.int64)
+        for k, name in enumerate(class_names(colors), start=1):
+            lookup[k] = anomaly_types.index(name) + 1 if name in anomaly_types else 0
+        mask = lookup[np.asarray(own, dtype=np.int64)]
+    elif segmentation and entry.label == "normal":
+        mask = np.zeros(image.shape[:2], dtype=np.int64)
+    elif segmentation:
+        raise TrainingFailed(
+            f"anomalous image {entry.source_ref} has no mask; "
+            "segmentation models need one per anomalous image"
+        )
+    return _Sample(entry, image, mask)
+
+
+def _limit_threads(runtime: Runtime) -> None:
+    import torch
+
+    wanted = int(setting(runtime, "training_threads", str(min(4, os.cpu_count() or 1))))
+    torch.set_num_threads(max(1, wanted))
+
+
+def _now_iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _evaluation_manifest(
+    runtime: Runtime,
+    model: ModelRow,
+    project_name: str,
+    test: list[_Sample],
+    predictions: list[Any],
+    anomaly_types: list[str],
+    colors_by_type: dict[str, str],
+    width: int,
+    height: int,
+) -> str:
+    lines: list[str] = []
+    stamp = _now_iso(time.time())
+    for sample, prediction in zip(test, predictions, strict=True):
+        truth = sample.entry.label
+        line: dict[str, Any] = {
+            "source-ref": sample.entry.source_ref,
+            "source-ref-metadata": {"creation-date": stamp},
+            "anomaly-label": 1 if truth == "anomaly" else 0,
+            "anomaly-label-metadata": {
+                "class-name": truth,
+                "type": "groundtruth/image-classification",
+                "human-annotated": "yes",
+                "creation-date": stamp,
+                "job-name": "labeling-job/anomaly-detection",
+            },
+            "anomaly-label-detected": 1 if prediction.is_anomalous else 0,
+            "anomaly-label-detected-metadata": {
+                "class-name": "anomaly" if prediction.is_anomalous else "normal",
+                "confidence": round(float(prediction.confidence), 6),
+                "type": "groundtruth/image-classification",
+                "human-annotated": "no",
+                "creation-date": stamp,
+                "job-name": "training-job/anomaly-detection",
+                "model-arn": model.arn,
+                "project-name": project_name,
+                "model-version": str(model.version),
+            },
+        }
+        if prediction.type_mask is not None:
+            built = detect_result(
+                is_anomalous=prediction.is_anomalous,
+                confidence=prediction.confidence,
+                type_mask=prediction.type_mask,
+                width=width,
+                height=height,
+                anomaly_types=anomaly_types,
+                colors=colors_by_type,
+            )
+            name = runtime.blobs.put_named(
+                f"models/{model.project_id}/{model.version}-{model.id}/masks/{len(lines) + 1}.png",
+                built["AnomalyMask"],
+            )
+            line["anomaly-mask-ref-detected"] = f"blob://{name}"
+            line["anomaly-mask-ref-detected-metadata"] = {
+                "internal-color-map": {
+                    "0": {"class-name": "BACKGROUND", "hex-color": "#FFFFFF", "confidence": 0.0},
+                    **{
+                        str(k): {"class-name": t, "hex-color": colors_by_type[t], "confidence": 0.0}
+                        for k, t in enumerate(anomaly_types, start=1)
+                    },
+                },
+                "type": "groundtruth/semantic-segmentation",
+                "human-annotated": "no",
+                "creation-date": stamp,
+                "job-name": "training-job/anomaly-detection",
+            }
+        lines.append(json.dumps(line, separators=(",", ":")))
+    return "\n".join(lines) + "\n"
+
+
+def _evaluation_result(
+    model: ModelRow, report: Any, ended: float, n_train: int, n_test: int, segmentation: bool
+) -> dict[str, Any]:
+    metrics: dict[str, Any] = {
+        "ROCAUC": float(report.image_auroc),
+        "AveragePrecision": float(report.average_precision),
+        "Precision": float(report.precision),
+        "Recall": float(report.recall),
+        "F1Score": float(report.f1),
+    }
+    if segmentation:
+        metrics["PixelAnomalyClassMetrics"] = [
+            {
+                "Precision": float(label.precision),
+                "Recall": float(label.recall),
+                "F1Score": float(label.f1),
+                "AIOU": float(label.mean_iou),
+                "ClassName": label.label,
+            }
+            for label in report.labels
+        ]
+    return {
+        "Version": 1,
+        "EvaluationDetails": {
+            "ModelArn": model.arn,
+            "EvaluationEndTimestamp": _now_iso(ended),
+            "NumberOfTrainingImages": n_train,
+            "NumberOfTestingImages": n_test,
+        },
+        "AggregatedEvaluationResults": {"Metrics": metrics},
+    }
+
+
+def s3_client(runtime: Runtime) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3", endpoint_url=runtime.settings.s3_endpoint_url or None, region_name=runtime.settings.s3_region
+    )
+
+
+def _write_s3(runtime: Runtime, bucket: str, key: str, data: bytes) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        s3_client(runtime).put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json")
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise TrainingFailed(
+            f"the evaluation results cannot be written to s3://{bucket}/{key} ({code}); "
+            "check that the output bucket exists and can be written"
+        ) from None
+    except BotoCoreError as exc:
+        raise TrainingFailed(
+            f"the evaluation results cannot be written to s3://{bucket}/{key} ({exc})"
+        ) from None
+
+
+def _check_output_bucket(runtime: Runtime, bucket: str) -> None:
+    """Fail before training when the output bucket cannot be reached (it is written at the end)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        s3_client(runtime).head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise TrainingFailed(
+            f"the output bucket {bucket} cannot be used ({code}); create it or choose another OutputConfig"
+        ) from None
+    except BotoCoreError as exc:
+        raise TrainingFailed(f"the output bucket {bucket} cannot be reached ({exc})") from None
