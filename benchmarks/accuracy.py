@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -154,6 +155,7 @@ def run_one(root: Path, name: str, params: dict[str, Any], out_json: Path | None
         "torch_ms": float(np.median(torch_ms[1:] or torch_ms)),
         "onnx_ms": float(np.median(onnx_ms[1:] or onnx_ms)),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_average_1min": os.getloadavg()[0],  # timings are only meaningful on an idle machine
     }
     if out_json is not None:
         out_json.write_text(json.dumps(result))
@@ -223,7 +225,8 @@ def main() -> None:
             f"{name:18} {result['image_auroc']:6.3f} {result['f1']:5.2f} {result['precision']:5.2f} "
             f"{result['recall']:5.2f} {pix:>8} {result['train_s']:7.1f} {result['torch_ms']:8.1f} "
             f"{result['onnx_ms']:7.1f} {result['peak_rss_mb']:6.0f}  {'+'.join(result['components'])} "
-            f"(cv {result['cv_auroc']:.3f}, {result['weights']}, onnx AUROC {result['onnx_auroc']:.3f})",
+            f"(cv {result['cv_auroc']:.3f}, {result['weights']}, onnx AUROC {result['onnx_auroc']:.3f}, "
+            f"load {result['load_average_1min']:.1f})",
             flush=True,
         )
     if args.json:

@@ -81,6 +81,7 @@ class AnomalyDetector:
       feature_dim, bank_size: projection size and memory bank size.
       n_synthetic: synthetic anomalies made per normal training image.
       cv_folds: folds for out-of-fold scores; smoothing: Gaussian sigma in feature cells.
+      layers: backbone stages used as features (``layer1`` adds finer, stride-4 detail).
       bn_adapt: re-estimate the backbone's BatchNorm statistics on the normal training images.
       seed: all randomness (backbone init, subsampling, synthetic anomalies).
     """
@@ -101,6 +102,7 @@ class AnomalyDetector:
         cv_folds: int | None = None,
         smoothing: float = 1.0,
         bn_adapt: bool = False,
+        layers: tuple[str, ...] = ("layer2", "layer3"),
         seed: int = 0,
     ) -> None:
         self.preset = preset
@@ -117,6 +119,7 @@ class AnomalyDetector:
         self.cv_folds = cv_folds
         self.smoothing = smoothing
         self.bn_adapt = bn_adapt
+        self.layers = layers
         self.seed = seed
 
     # -------------------------------------------------------------------- sklearn plumbing
@@ -135,6 +138,8 @@ class AnomalyDetector:
         "n_synthetic",
         "cv_folds",
         "smoothing",
+        "bn_adapt",
+        "layers",
         "seed",
     )
 
@@ -224,7 +229,7 @@ class AnomalyDetector:
         backbone, source = (
             make_backbone(self.weights, self.arch, self.seed) if self.use_backbone else (None, "none")
         )
-        extractor = FeatureExtractor(backbone, self.use_filterbank).eval()
+        extractor = FeatureExtractor(backbone, self.use_filterbank, tuple(self.layers)).eval()
         if backbone is not None and self.bn_adapt:
             normal_arrays = [arrays[i] for i in normal_idx]
             batches = [
@@ -549,10 +554,11 @@ class AnomalyDetector:
             raise ValueError(f"{path}: not an {FORMAT} file")
         params = dict(config["params"])
         params["components"] = tuple(params["components"])
+        params["layers"] = tuple(params.get("layers", ("layer2", "layer3")))
         detector = cls(**params)
         g = config["graph"]
         backbone = build_backbone(params["arch"], depth=3, seed=0) if g["use_backbone"] else None
-        extractor = FeatureExtractor(backbone, g["use_filterbank"])
+        extractor = FeatureExtractor(backbone, g["use_filterbank"], tuple(params["layers"]))
         size = (int(config["input_size"][0]), int(config["input_size"][1]))
         graph = ScoringGraph(
             extractor,

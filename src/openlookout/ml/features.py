@@ -127,24 +127,34 @@ class FilterBank(nn.Module):
 class FeatureExtractor(nn.Module):
     """Image (0..255 RGB, NCHW) -> patch features (N, C, H/8, W/8).
 
-    ``backbone`` features are ``layer2`` and ``layer3`` (upsampled to the ``layer2`` grid), each
-    averaged over a 3x3 neighbourhood as in PatchCore; the filter bank is appended when enabled.
+    ``backbone`` features are the requested ``layers`` (default ``layer2`` and ``layer3``),
+    brought to the stride-8 grid (``layer1`` by 2x2 average pooling, ``layer3`` by bilinear
+    upsampling), each averaged over a 3x3 neighbourhood as in PatchCore; the filter bank is
+    appended when enabled.
     """
 
     mean: Tensor
     std: Tensor
 
-    def __init__(self, backbone: ResNetFeatures | None, use_filterbank: bool = True) -> None:
+    def __init__(
+        self,
+        backbone: ResNetFeatures | None,
+        use_filterbank: bool = True,
+        layers: tuple[str, ...] = ("layer2", "layer3"),
+    ) -> None:
         super().__init__()
         if backbone is None and not use_filterbank:
             raise ValueError("need a backbone, the filter bank, or both")
+        if not set(layers) <= {"layer1", "layer2", "layer3"} or not layers:
+            raise ValueError(f"layers must be a non-empty subset of layer1..layer3, got {layers}")
         self.backbone = backbone
+        self.layers = tuple(layers)
         self.filterbank = FilterBank() if use_filterbank else None
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
         channels = 0
         if backbone is not None:
-            channels += backbone.out_channels["layer2"] + backbone.out_channels["layer3"]
+            channels += sum(backbone.out_channels[name] for name in self.layers)
         if self.filterbank is not None:
             channels += FilterBank.out_channels
         self.out_channels = channels
@@ -155,11 +165,15 @@ class FeatureExtractor(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = self.normalise(x)
         parts: list[Tensor] = []
+        grid = (x.shape[-2] // STRIDE, x.shape[-1] // STRIDE)
         if self.backbone is not None:
-            layer2, layer3 = self.backbone.forward_stages(x, ["layer2", "layer3"])
-            layer3 = F.interpolate(layer3, size=layer2.shape[-2:], mode="bilinear", align_corners=False)
-            parts.append(F.avg_pool2d(layer2, 3, 1, 1, count_include_pad=False))
-            parts.append(F.avg_pool2d(layer3, 3, 1, 1, count_include_pad=False))
+            stages = self.backbone.forward_stages(x, list(self.layers))
+            for name, stage in zip(self.layers, stages, strict=True):
+                if name == "layer1":
+                    stage = F.avg_pool2d(stage, 2)
+                elif name == "layer3":
+                    stage = F.interpolate(stage, size=grid, mode="bilinear", align_corners=False)
+                parts.append(F.avg_pool2d(stage, 3, 1, 1, count_include_pad=False))
         if self.filterbank is not None:
             parts.append(self.filterbank(x))
         return torch.cat(parts, dim=1)
