@@ -105,7 +105,7 @@ def _create_from_folder(
 
         def advance(_image: LocalImage, _error: str | None) -> None:
             progress.advance(task)
-            speed = progress.tasks[task].speed
+            speed = next(t.speed for t in progress.tasks if t.id == task)
             progress.update(task, rate=f"{speed:.1f}" if speed else "-")
 
         report = upload_images(state.api, project, dataset_type, images, on_done=advance)
