@@ -216,6 +216,6 @@ def test_training_fails_with_a_reason_when_the_output_bucket_is_missing(
     assert "no-such-bucket" in failed["StatusMessage"]
     # versions are never reused: the next model is 2 even after deleting 1
     lv.delete_model(ProjectName="widgets", ModelVersion=version)
-    again = lv.create_model(ProjectName="widgets", OutputConfig=OUTPUT)["ModelMetadata"]
-    assert again["ModelVersion"] == "2"
-    wait_model(lv, "widgets", "2", {"TRAINED", "TRAINING_FAILED"})
+    again = lv.create_model(ProjectName="widgets", OutputConfig={"S3Location": {"Bucket": "no-such-bucket"}})
+    assert again["ModelMetadata"]["ModelVersion"] == "2"
+    assert wait_model(lv, "widgets", "2", {"TRAINED", "TRAINING_FAILED"})["Status"] == "TRAINING_FAILED"

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from openlookout.api.errors import UnknownOperationException, error_response
 from openlookout.api.extensions import extension_routes
+from openlookout.api.heatmap import heatmap_routes
 from openlookout.api.http import new_request_id
 from openlookout.api.wire import Handler, WireApi
 from openlookout.service.context import Runtime
@@ -35,7 +36,8 @@ def create_app(runtime: Runtime, *, handlers: Mapping[str, Handler] | None = Non
         error = UnknownOperationException(f"Nothing answers {request.method} {request.url.path[:200]}.")
         return error_response(error, new_request_id())
 
-    app = Starlette(routes=extension_routes(runtime, model), exception_handlers={HTTPException: not_routed})
+    routes = extension_routes(runtime, model) + heatmap_routes(runtime, model)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: not_routed})
     app.router.default = wire.asgi
     return app
 

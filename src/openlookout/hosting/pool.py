@@ -185,6 +185,11 @@ class InferencePool:
         self._stopping = True
         with self._lock:
             units, self._units = list(self._units), []
+        if self._scaler is not None and self._scaler is not threading.current_thread():
+            self._scaler.join(timeout=5)
+        with self._lock:
+            units += self._units
+            self._units = []
         for unit in units:
             unit.retiring = True
         for unit in units:
@@ -255,6 +260,8 @@ class InferencePool:
                 self._units = [u for u in self._units if u.process.is_alive() or u.thread.is_alive()]
                 live = [u for u in self._units if u.process.is_alive() and not u.retiring]
             now = time.monotonic()
+            if self._stopping:
+                return
             try:
                 if len(live) < self.min_units:
                     log.warning("replacing a stopped inference unit")

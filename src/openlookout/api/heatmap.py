@@ -1,0 +1,67 @@
+"""Extension route: DetectAnomalies with an anomaly heatmap (not part of the AWS API).
+
+``POST /openlookout/v1/projects/{project}/models/{version}/detect?heatmap=true`` with the image as
+the raw body and ``Content-Type: image/png|image/jpeg`` answers
+``{"DetectAnomalyResult": {...}}`` exactly like DetectAnomalies, plus ``Heatmap`` (base64 PNG of the
+input's size, brighter red = more anomalous) when ``heatmap`` is ``true`` (the default here).
+Same caller scope, checks and errors as DetectAnomalies.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from openlookout.api.http import guarded, json_response, read_body, request_context
+from openlookout.api.validation import check_value
+from openlookout.errors import ValidationException
+from openlookout.service.context import Runtime
+from openlookout.spec.loader import ServiceModel
+
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+
+
+def heatmap_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
+    """The heatmap detection route bound to ``runtime``."""
+
+    async def detect(request: Request) -> Response:
+        async def handle(request_id: str) -> Response:
+            from openlookout.service.detection import detect as run_detection
+
+            ctx = request_context(request, runtime.settings, request_id)
+            project = request.path_params["project"]
+            version = request.path_params["version"]
+            check_value(model, model.shape("ProjectName"), project, "project")
+            check_value(model, model.shape("ModelVersion"), version, "model version")
+            flag = request.query_params.get("heatmap", "true").lower()
+            if flag not in ("true", "false", "1", "0"):
+                raise ValidationException("The query parameter 'heatmap' must be true or false.")
+            body = await read_body(request, limit=MAX_IMAGE_BYTES, require_length=True)
+            result = await run_in_threadpool(
+                run_detection,
+                runtime,
+                ctx,
+                project,
+                version,
+                request.headers.get("content-type"),
+                body,
+                heatmap=flag in ("true", "1"),
+            )
+            return json_response({"DetectAnomalyResult": _encoded(result)}, request_id)
+
+        return await guarded(request, handle)
+
+    return [Route("/openlookout/v1/projects/{project}/models/{version}/detect", detect, methods=["POST"])]
+
+
+def _encoded(result: dict[str, Any]) -> dict[str, Any]:
+    out = dict(result)
+    for key in ("AnomalyMask", "Heatmap"):
+        if isinstance(out.get(key), bytes):
+            out[key] = base64.b64encode(out[key]).decode("ascii")
+    return out
