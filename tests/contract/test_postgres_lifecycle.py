@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from tests.contract.test_models_support import insert_model_row
 from tests.helpers.synthetic import png_image
 
 from openlookout.client import lookoutvision_client
@@ -57,9 +58,10 @@ def test_lifecycle_on_postgresql(make_server: Any, s3: Any, fresh_postgres_url: 
     names = [p["ProjectName"] for page in (first, second, third) for p in page["Projects"]]
     assert names == [f"pg-{i}" for i in range(5)] and "NextToken" not in third
 
-    arn = "arn:aws:lookoutvision:us-east-1:000000000000:model/pg-0/1"
+    arn = insert_model_row(live.runtime, "pg-0", 1)  # recorded without training: tags need it to exist
     lv.tag_resource(ResourceArn=arn, Tags=[{"Key": "db", "Value": "postgres"}])
     assert lv.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "db", "Value": "postgres"}]
+    lv.delete_model(ProjectName="pg-0", ModelVersion="1")
 
     s3.create_bucket(Bucket=BUCKET)
     lines = []

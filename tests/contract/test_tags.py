@@ -1,4 +1,7 @@
-"""Tags on model ARNs through a live server with the real boto3 client (and raw percent-encoded URLs)."""
+"""Tags on model ARNs through a live server with the real boto3 client (and raw percent-encoded URLs).
+
+Models are recorded straight in the store (no training): tagging only needs them to exist.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from tests.contract.test_models_support import insert_model_row
 
 from openlookout.client import lookoutvision_client
 
@@ -22,9 +26,11 @@ def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> dict[str, Any]:
     return excinfo.value.response
 
 
-def test_tag_round_trip_with_overwrite_and_untag(lv: Any) -> None:
+def test_tag_round_trip_with_overwrite_and_untag(server: Any, lv: Any) -> None:
     lv.create_project(ProjectName="tagged")
-    arn = model_arn("tagged")
+    arn = insert_model_row(server.runtime, "tagged", 1)
+    other_version = insert_model_row(server.runtime, "tagged", 2)
+    assert arn == model_arn("tagged")
     assert lv.list_tags_for_resource(ResourceArn=arn)["Tags"] == []
     lv.tag_resource(ResourceArn=arn, Tags=[{"Key": "team", "Value": "qa"}, {"Key": "env", "Value": "dev"}])
     lv.tag_resource(ResourceArn=arn, Tags=[{"Key": "env", "Value": "prod"}, {"Key": "empty", "Value": ""}])
@@ -33,13 +39,22 @@ def test_tag_round_trip_with_overwrite_and_untag(lv: Any) -> None:
     lv.untag_resource(ResourceArn=arn, TagKeys=["team", "not-there"])
     tags = {t["Key"]: t["Value"] for t in lv.list_tags_for_resource(ResourceArn=arn)["Tags"]}
     assert tags == {"env": "prod", "empty": ""}
-    other_version = model_arn("tagged", "2")
     assert lv.list_tags_for_resource(ResourceArn=other_version)["Tags"] == []
 
 
-def test_unicode_and_punctuation_keys_survive(lv: Any) -> None:
+def test_a_missing_model_of_an_existing_project_is_not_found(server: Any, lv: Any) -> None:
+    lv.create_project(ProjectName="modelless")
+    insert_model_row(server.runtime, "modelless", 1)
+    with pytest.raises(ClientError) as excinfo:
+        lv.tag_resource(ResourceArn=model_arn("modelless", "2"), Tags=[{"Key": "k", "Value": "v"}])
+    response = _error(excinfo)
+    assert response["Error"]["Code"] == "ResourceNotFoundException"
+    assert response["ResourceType"] == "MODEL"
+
+
+def test_unicode_and_punctuation_keys_survive(server: Any, lv: Any) -> None:
     lv.create_project(ProjectName="intl")
-    arn = model_arn("intl")
+    arn = insert_model_row(server.runtime, "intl")
     wanted = {"Kostenstelle äöü": "Büro 1", "a:b/c=d+e-f@g_h.i": "x y", "数字": "七"}
     lv.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in wanted.items()])
     assert {t["Key"]: t["Value"] for t in lv.list_tags_for_resource(ResourceArn=arn)["Tags"]} == wanted
@@ -47,7 +62,7 @@ def test_unicode_and_punctuation_keys_survive(lv: Any) -> None:
 
 def test_percent_encoded_arn_in_the_path(server: Any, lv: Any) -> None:
     lv.create_project(ProjectName="raw_path-1")
-    arn = model_arn("raw_path-1", "3")
+    arn = insert_model_row(server.runtime, "raw_path-1", 3)
     lv.tag_resource(ResourceArn=arn, Tags=[{"Key": "k", "Value": "v"}])
     encoded = quote(arn, safe="")
     assert "%3A" in encoded and "%2F" in encoded
@@ -102,9 +117,9 @@ def test_another_callers_model_is_not_found(server: Any, lv: Any) -> None:
     assert _error(excinfo)["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_more_than_200_tags_exceed_the_quota(lv: Any) -> None:
+def test_more_than_200_tags_exceed_the_quota(server: Any, lv: Any) -> None:
     lv.create_project(ProjectName="crowded")
-    arn = model_arn("crowded")
+    arn = insert_model_row(server.runtime, "crowded")
     lv.tag_resource(ResourceArn=arn, Tags=[{"Key": f"k{i:03d}", "Value": "v"} for i in range(150)])
     # overwriting existing keys does not count against the quota
     lv.tag_resource(ResourceArn=arn, Tags=[{"Key": f"k{i:03d}", "Value": "w"} for i in range(100, 200)])
@@ -118,22 +133,28 @@ def test_more_than_200_tags_exceed_the_quota(lv: Any) -> None:
     assert len(lv.list_tags_for_resource(ResourceArn=arn)["Tags"]) == 200
 
 
-def test_deleting_the_project_removes_its_model_tags(lv: Any) -> None:
+def test_tags_do_not_outlive_their_model_and_project(server: Any, lv: Any) -> None:
     lv.create_project(ProjectName="short-lived")
-    lv.create_project(ProjectName="short-lived2")
-    lv.tag_resource(ResourceArn=model_arn("short-lived"), Tags=[{"Key": "k", "Value": "v"}])
-    lv.tag_resource(ResourceArn=model_arn("short-lived2"), Tags=[{"Key": "k", "Value": "v"}])
+    lv.create_project(ProjectName="neighbour")
+    arn = insert_model_row(server.runtime, "short-lived")
+    neighbour = insert_model_row(server.runtime, "neighbour")
+    lv.tag_resource(ResourceArn=arn, Tags=[{"Key": "k", "Value": "v"}])
+    lv.tag_resource(ResourceArn=neighbour, Tags=[{"Key": "k", "Value": "v"}])
+    with pytest.raises(ClientError) as excinfo:
+        lv.delete_project(ProjectName="short-lived")  # a model remains
+    assert _error(excinfo)["Error"]["Code"] == "ConflictException"
+    assert "model" in _error(excinfo)["Error"]["Message"]
+    lv.delete_model(ProjectName="short-lived", ModelVersion="1")
     lv.delete_project(ProjectName="short-lived")
     lv.create_project(ProjectName="short-lived")
-    assert lv.list_tags_for_resource(ResourceArn=model_arn("short-lived"))["Tags"] == []
-    assert lv.list_tags_for_resource(ResourceArn=model_arn("short-lived2"))["Tags"] == [
-        {"Key": "k", "Value": "v"}
-    ]
+    assert insert_model_row(server.runtime, "short-lived") == arn
+    assert lv.list_tags_for_resource(ResourceArn=arn)["Tags"] == []
+    assert lv.list_tags_for_resource(ResourceArn=neighbour)["Tags"] == [{"Key": "k", "Value": "v"}]
 
 
-def test_reserved_aws_prefix_is_refused(lv: Any) -> None:
+def test_reserved_aws_prefix_is_refused(server: Any, lv: Any) -> None:
     lv.create_project(ProjectName="reserved")
-    arn = model_arn("reserved")
+    arn = insert_model_row(server.runtime, "reserved")
     with pytest.raises(ClientError) as excinfo:
         lv.tag_resource(
             ResourceArn=arn, Tags=[{"Key": "AWS:owner", "Value": "x"}, {"Key": "ok", "Value": "y"}]
