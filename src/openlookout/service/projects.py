@@ -115,10 +115,7 @@ def _project_key(last_key: Any) -> tuple[float, str] | None:
 
 
 def blocking_children(conn: Connection, ctx: RequestContext, project: ProjectRow) -> list[str]:
-    """What must be deleted before the project can be (human-readable); empty when nothing.
-
-    The models issue adds the project's model versions here.
-    """
+    """What must be deleted before the project can be (its datasets and live model versions)."""
     from openlookout.service.models import remaining_models
 
     datasets = [f"dataset '{d.dataset_type}'" for d in project_store.project_datasets(conn, project.id)]

@@ -3,8 +3,7 @@
 Only model ARNs are taggable (``arn:aws:lookoutvision:<region>:<account>:model/<project>/<version>``).
 Tags are stored per ARN; keys starting with ``aws:`` are reserved, as on AWS. At most 200 tags per
 resource; existing keys are overwritten. ``require_taggable`` is the one place that decides whether
-the ARN names an existing resource of the caller: today it checks the scope and the project (models
-are not stored yet); the models issue adds the model lookup there.
+the ARN names an existing resource of the caller: the caller's scope, the project, then the model.
 """
 
 from __future__ import annotations
