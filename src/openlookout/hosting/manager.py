@@ -18,6 +18,11 @@ class HostingManager:
         self._factory = pool_factory
         self._closed = False
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``shutdown`` was called (the server is stopping)."""
+        return self._closed
+
     def get(self, model_id: int) -> InferencePool | None:
         with self._lock:
             return self._pools.get(model_id)

@@ -11,9 +11,11 @@ a no-op that answers the current status; with different units it is a ConflictEx
 first, as on AWS). ``MaxInferenceUnits < MinInferenceUnits`` is a ValidationException; more units
 than ``max_inference_units`` (setting, default 8) is a ServiceQuotaExceededException.
 
-Restarts: the pools live in the server process. A HOSTED model whose pool is not running in this
-process (the server restarted) gets it started again on first use (``pool_for``) and eagerly by
-``restore_hosting`` at start-up; STOPPING_HOSTING left by a stop becomes TRAINED.
+Starting and stopping units runs on a thread of its own (not on the job workers, where it would
+wait behind trainings). Restarts: the pools live in the server process. A HOSTED model whose pool
+is not running in this process (the server restarted) gets it started again on first use
+(``pool_for``) and eagerly by ``restore_hosting`` at start-up; an interrupted STARTING_HOSTING is
+started again and STOPPING_HOSTING becomes TRAINED.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def manager(runtime: Runtime) -> HostingManager:
 
 
 def register_hosting_jobs(runner: Any) -> None:
+    """Handlers for the hosting job kinds (kept so that jobs of these kinds, if queued, still run)."""
     runner.register(HOST_JOB, run_host, on_failure=on_host_failure)
     runner.register(UNHOST_JOB, run_unhost, on_failure=on_unhost_failure)
 
@@ -110,7 +113,7 @@ def start_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -
         )
         if not changed:
             raise model_service.state_conflict(project_name, model, "started now")
-        runtime.jobs.submit(HOST_JOB, {"model_id": model.id}, conn=conn)
+    launch(runtime, run_host, model.id)
     return {"Status": model_service.STARTING_HOSTING}
 
 
@@ -132,11 +135,25 @@ def stop_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) ->
         )
         if not changed:
             raise model_service.state_conflict(project_name, model, "stopped now")
-        runtime.jobs.submit(UNHOST_JOB, {"model_id": model.id}, conn=conn)
+    launch(runtime, run_unhost, model.id)
     return {"Status": model_service.STOPPING_HOSTING}
 
 
-# --- jobs -----------------------------------------------------------------------------------
+# --- background work ------------------------------------------------------------------------
+
+
+def launch(runtime: Runtime, work: Any, model_id: int) -> None:
+    """Run ``work(runtime, {"model_id": ...})`` on its own thread.
+
+    Starting and stopping units takes seconds, so it does not queue behind long trainings on the
+    job workers; a server stop in the middle is repaired by ``restore_hosting``.
+    """
+    threading.Thread(
+        target=work,
+        args=(runtime, {"model_id": model_id}),
+        name=f"openlookout-hosting-{model_id}",
+        daemon=True,
+    ).start()
 
 
 def run_host(runtime: Runtime, payload: dict[str, Any]) -> None:
@@ -148,6 +165,8 @@ def run_host(runtime: Runtime, payload: dict[str, Any]) -> None:
     try:
         start_pool(runtime, model)
     except HostingError as exc:
+        if manager(runtime).closed:  # the server is stopping: the next start resumes this one
+            return
         _set(
             runtime,
             model_id,
@@ -242,10 +261,13 @@ def pool_for(runtime: Runtime, model: ModelRow) -> InferencePool:
 
 
 def restore_hosting(runtime: Runtime) -> None:
-    """At start-up: finish interrupted stops and bring hosted models back (in the background)."""
+    """At start-up: finish interrupted stops and starts, bring hosted models back (in the background)."""
     with runtime.db.begin() as conn:
         stopping = repo.models_in_status(conn, [model_service.STOPPING_HOSTING])
+        starting = repo.models_in_status(conn, [model_service.STARTING_HOSTING])
         hosted = repo.models_in_status(conn, sorted(SERVING))
+    for model in starting:
+        launch(runtime, run_host, model.id)
     for model in stopping:
         _set(
             runtime,
