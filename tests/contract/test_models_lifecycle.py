@@ -21,6 +21,7 @@ from tests.contract.test_models_support import (
 from tests.helpers.synthetic import jpeg_image, png_image
 
 from openlookout.client import lookoutvision_client
+from openlookout.store.tables import models as models_table
 
 BUCKET = "models-lifecycle"
 OUTPUT = {"S3Location": {"Bucket": "models-output", "Prefix": "runs/"}}
@@ -192,6 +193,18 @@ def test_model_lifecycle(trained: tuple[Any, Any, Any]) -> None:
         lv.detect_anomalies(ProjectName="widgets", ModelVersion="1", Body=normal, ContentType="image/png")
     assert error_code(excinfo) == "ConflictException"
 
+    # a model file that cannot be loaded: HOSTING_FAILED with the reason, then stop -> TRAINED
+    with server.runtime.db.begin() as conn:
+        row = conn.execute(models_table.select().where(models_table.c.arn == arn)).one()
+    server.runtime.blobs.put_named(row.onnx_blob, b"this is not an ONNX model")
+    (server.data_dir / "hosting" / f"model-{row.id}.onnx").unlink()
+    lv.start_model(ProjectName="widgets", ModelVersion="1", MinInferenceUnits=1)
+    failed = wait_model(lv, "widgets", "1", {"HOSTED", "HOSTING_FAILED"})
+    assert failed["Status"] == "HOSTING_FAILED"
+    assert "could not load the model" in failed["StatusMessage"]
+    assert lv.stop_model(ProjectName="widgets", ModelVersion="1")["Status"] == "STOPPING_HOSTING"
+    assert wait_model(lv, "widgets", "1", {"TRAINED"})["Status"] == "TRAINED"
+
     assert lv.delete_model(ProjectName="widgets", ModelVersion="1")["ModelArn"] == arn
     with pytest.raises(ClientError) as excinfo:
         lv.describe_model(ProjectName="widgets", ModelVersion="1")
@@ -200,6 +213,9 @@ def test_model_lifecycle(trained: tuple[Any, Any, Any]) -> None:
         lv.list_tags_for_resource(ResourceArn=arn)
     assert error_code(excinfo) == "ResourceNotFoundException"
     assert lv.list_models(ProjectName="widgets")["Models"] == []
+    # with its models gone, the project can go too
+    lv.delete_dataset(ProjectName="widgets", DatasetType="train")
+    lv.delete_project(ProjectName="widgets")
     assert server.runtime.jobs.wait_idle(30)
 
 

@@ -19,7 +19,7 @@ from openlookout.service import hosting_control
 from openlookout.service import models as model_service
 from openlookout.service.context import RequestContext, Runtime
 
-CONTENT_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg"}
+CONTENT_TYPES = {"image/png": "png", "image/jpeg": "jpeg"}
 
 
 def content_format(content_type: str | None) -> str:
