@@ -13,23 +13,12 @@ from tests.contract.test_models_support import FAST_TRAINING, HEIGHT, WIDTH, cla
 from tests.helpers.synthetic import png_image
 from typer.testing import CliRunner
 
-from openlookout.cli import detect as detect_cli
-from openlookout.cli import models as models_cli
 from openlookout.cli.main import app
 
 BUCKET = "cli-models"
 
 
-def _ensure_registered() -> None:
-    """Mount the model commands if cli/main.py does not (yet) register them itself."""
-    if not any(group.name == "models" for group in app.registered_groups):
-        app.add_typer(models_cli.app, name="models")
-    if not any(command.name == "detect" for command in app.registered_commands):
-        app.command("detect")(detect_cli.detect)
-
-
 def run(url: str, *args: str) -> CliResult:
-    _ensure_registered()
     result = CliRunner().invoke(app, ["--endpoint-url", url, *args], catch_exceptions=False)
     return CliResult(result.exit_code, result.stdout, result.stderr)
 

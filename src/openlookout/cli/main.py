@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from openlookout.cli import datasets, projects
+from openlookout.cli import datasets, models, projects
+from openlookout.cli.detect import detect
 from openlookout.cli.guard import GuardedGroup
 from openlookout.cli.render import OutputFormat
 from openlookout.cli.serve import serve
@@ -25,6 +26,8 @@ app = typer.Typer(
 )
 app.add_typer(projects.app, name="projects")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(models.app, name="models")
+app.command("detect")(detect)
 app.command("serve")(serve)
 
 
