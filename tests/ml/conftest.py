@@ -24,7 +24,7 @@ torch.set_num_threads(2)
 
 # name -> detector parameters; every entry runs through the common check suite
 DETECTORS: dict[str, dict[str, Any]] = {
-    "accurate": {"preset": "accurate", "image_size": 96, "weights": "random"},
+    "accurate": {"preset": "accurate", "image_size": 96, "weights": "random", "cv_folds": 3},
     "fast": {"preset": "fast", "image_size": 96, "weights": "random"},
     "knn-only": {"preset": "fast", "image_size": 96, "weights": "random", "components": ("knn",)},
     "filterbank-only": {"preset": "fast", "image_size": 96, "use_backbone": False},
