@@ -68,6 +68,10 @@ def test_segmentation_model_and_hosting_across_a_restart(make_server: Any, s3: A
     first_line = json.loads(manifest.splitlines()[0])
     color_map = first_line["anomaly-mask-ref-detected-metadata"]["internal-color-map"]
     assert color_map["1"] == {"class-name": "defect", "hex-color": DEFECT_COLOR, "confidence": 0.0}
+    mask_uri = first_line["anomaly-mask-ref-detected"]
+    assert mask_uri.startswith("s3://seg-output/EvaluationMasks-plates-1/")
+    mask_png = s3.get_object(Bucket="seg-output", Key=mask_uri.split("/", 3)[3])["Body"].read()
+    assert Image.open(io.BytesIO(mask_png)).size == (WIDTH, HEIGHT)
 
     lv.start_model(ProjectName="plates", ModelVersion="1", MinInferenceUnits=1, MaxInferenceUnits=2)
     hosted = wait_model(lv, "plates", "1", {"HOSTED", "HOSTING_FAILED"})

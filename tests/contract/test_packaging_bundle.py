@@ -150,8 +150,15 @@ def test_packaging_job_and_bundle_parity(make_server: Any, s3: Any, tmp_path: Pa
     edge = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(edge) == len(images)
 
-    lv.start_model(ProjectName="edge", ModelVersion="1", MinInferenceUnits=1)
+    # StartModel is idempotent per ClientToken: the repeat answers the original result
+    first = lv.start_model(
+        ProjectName="edge", ModelVersion="1", MinInferenceUnits=1, ClientToken="start-edge-1"
+    )
     assert wait_model(lv, "edge", "1", {"HOSTED", "HOSTING_FAILED"})["Status"] == "HOSTED"
+    again = lv.start_model(
+        ProjectName="edge", ModelVersion="1", MinInferenceUnits=1, ClientToken="start-edge-1"
+    )
+    assert first["Status"] == again["Status"] == "STARTING_HOSTING"
     for answer, (name, data) in zip(edge, images.items(), strict=True):
         content_type = "image/jpeg" if name.endswith(".jpg") else "image/png"
         served = lv.detect_anomalies(

@@ -60,6 +60,8 @@ class _Sample:
     entry: TrainingEntry
     image: np.ndarray
     mask: np.ndarray | None
+    # (width, height) of the stored image; ``image``/``mask`` are kept at the working size only.
+    size: tuple[int, int] = (0, 0)
 
 
 def register_model_jobs(runner: Any) -> None:
@@ -147,9 +149,21 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
     train_entries, test_entries, split = split_entries(entries)
     if not train_entries or not test_entries:
         raise TrainingFailed("the datasets hold no labeled images to train and test with; label images first")
-    train = [_load(runtime, e, anomaly_types, segmentation) for e in train_entries]
-    test = [_load(runtime, e, anomaly_types, segmentation) for e in test_entries]
-    sizes = {(s.image.shape[1], s.image.shape[0]) for s in train + test}
+    preset = setting(runtime, "training_preset", "accurate")
+    image_size = setting(runtime, "training_image_size", "")
+    detector = AnomalyDetector(preset=preset, image_size=int(image_size) if image_size else None)
+    working: list[tuple[int, int]] = []
+
+    def load(entry: TrainingEntry) -> _Sample:
+        # Keep only the detector's working resolution in memory (the detector would resize anyway).
+        sample = _load(runtime, entry, anomaly_types, segmentation)
+        if not working:
+            working.append(detector.working_size_for(*sample.image.shape[:2]))
+        return _shrink(sample, working[0])
+
+    train = [load(e) for e in train_entries]
+    test = [load(e) for e in test_entries]
+    sizes = {s.size for s in train + test}
     if len(sizes) != 1:
         raise TrainingFailed(
             "the images do not all have the same width and height ("
@@ -160,9 +174,6 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
 
     _note(runtime, model.id, f"Training on {len(train)} images.")
     _limit_threads(runtime)
-    preset = setting(runtime, "training_preset", "accurate")
-    image_size = setting(runtime, "training_image_size", "")
-    detector = AnomalyDetector(preset=preset, image_size=int(image_size) if image_size else None)
     detector.fit(
         [s.image for s in train],
         [1 if s.entry.label == "anomaly" else 0 for s in train],
@@ -293,6 +304,15 @@ def _load(runtime: Runtime, entry: TrainingEntry, anomaly_types: list[str], segm
     return _Sample(entry, image, mask)
 
 
+def _shrink(sample: _Sample, working: tuple[int, int]) -> _Sample:
+    from openlookout.ml.imageio import resize_image, resize_mask
+
+    height, width = sample.image.shape[:2]
+    image = resize_image(sample.image, working)
+    mask = resize_mask(sample.mask, working) if sample.mask is not None else None
+    return _Sample(sample.entry, image, mask, (width, height))
+
+
 def _limit_threads(runtime: Runtime) -> None:
     import torch
 
@@ -353,11 +373,9 @@ def _evaluation_manifest(
                 anomaly_types=anomaly_types,
                 colors=colors_by_type,
             )
-            name = runtime.blobs.put_named(
-                f"models/{model.project_id}/{model.version}-{model.id}/masks/{len(lines) + 1}.png",
-                built["AnomalyMask"],
-            )
-            line["anomaly-mask-ref-detected"] = f"blob://{name}"
+            key = f"{model.output_prefix}EvaluationMasks-{project_name}-{model.version}/{len(lines) + 1}.png"
+            _write_s3(runtime, model.output_bucket, key, built["AnomalyMask"], content_type="image/png")
+            line["anomaly-mask-ref-detected"] = f"s3://{model.output_bucket}/{key}"
             line["anomaly-mask-ref-detected-metadata"] = {
                 "internal-color-map": {
                     "0": {"class-name": "BACKGROUND", "hex-color": "#FFFFFF", "confidence": 0.0},
@@ -416,11 +434,13 @@ def s3_client(runtime: Runtime) -> Any:
     )
 
 
-def _write_s3(runtime: Runtime, bucket: str, key: str, data: bytes) -> None:
+def _write_s3(
+    runtime: Runtime, bucket: str, key: str, data: bytes, *, content_type: str = "application/json"
+) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        s3_client(runtime).put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json")
+        s3_client(runtime).put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise TrainingFailed(

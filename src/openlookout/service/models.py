@@ -142,9 +142,8 @@ def model_metadata(model: ModelRow) -> dict[str, Any]:
 
 def model_description(model: ModelRow) -> dict[str, Any]:
     out = model_metadata(model)
-    location: dict[str, Any] = {"Bucket": model.output_bucket}
-    if model.output_prefix:
-        location["Prefix"] = model.output_prefix
+    # Prefix always present (empty when none was given): AWS's examples read it unconditionally.
+    location: dict[str, Any] = {"Bucket": model.output_bucket, "Prefix": model.output_prefix or ""}
     out["OutputConfig"] = {"S3Location": location}
     if model.evaluation_manifest_key:
         out["EvaluationManifest"] = {"Bucket": model.output_bucket, "Key": model.evaluation_manifest_key}
