@@ -28,7 +28,14 @@ class HostingManager:
             return self._pools.get(model_id)
 
     def ensure(
-        self, model_id: int, model_path: str, *, min_units: int, max_units: int | None, colors: dict[str, str]
+        self,
+        model_id: int,
+        model_path: str,
+        *,
+        min_units: int,
+        max_units: int | None,
+        colors: dict[str, str],
+        threads_per_unit: int = 1,
     ) -> InferencePool:
         """The model's pool, starting it if this server does not run it yet (one start at a time)."""
         with self._lock:
@@ -43,7 +50,13 @@ class HostingManager:
                 existing = self._pools.get(model_id)
                 if existing is not None and existing.healthy():
                     return existing
-            pool = self._factory(model_path, min_units=min_units, max_units=max_units, colors=colors)
+            pool = self._factory(
+                model_path,
+                min_units=min_units,
+                max_units=max_units,
+                colors=colors,
+                threads_per_unit=threads_per_unit,
+            )
             pool.start()
             with self._lock:
                 old = self._pools.get(model_id)

@@ -103,6 +103,7 @@ class _Unit:
             kind, payload = self.conn.recv()
         except (EOFError, OSError, BrokenPipeError):
             log.warning("inference unit %s died while answering a request", self.number)
+            self.retiring = True  # take no more requests; the autoscaler starts a replacement
             if request.attempts < 2 and not self.pool._stopping:
                 self.pool._requests.put(request)
             else:

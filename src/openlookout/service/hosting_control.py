@@ -21,6 +21,7 @@ started again and STOPPING_HOSTING becomes TRAINED.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -241,14 +242,27 @@ def model_file(runtime: Runtime, model: ModelRow) -> Path:
     return path
 
 
+def unit_threads(runtime: Runtime, max_units: int) -> int:
+    """onnxruntime threads per unit: ``inference_threads`` setting, else the cores shared by the units."""
+    configured = runtime.settings.extra.get("inference_threads") or os.environ.get(
+        "OPENLOOKOUT_INFERENCE_THREADS"
+    )
+    if configured:
+        return max(1, int(configured))
+    return max(1, (os.cpu_count() or 1) // max(1, max_units))
+
+
 def start_pool(runtime: Runtime, model: ModelRow) -> InferencePool:
     path = model_file(runtime, model)
+    min_units = model.min_inference_units or 1
+    max_units = max(min_units, model.max_inference_units or min_units)
     return manager(runtime).ensure(
         model.id,
         str(path),
-        min_units=model.min_inference_units or 1,
+        min_units=min_units,
         max_units=model.max_inference_units,
         colors=dict(model.colors or {}),
+        threads_per_unit=unit_threads(runtime, max_units),
     )
 
 
