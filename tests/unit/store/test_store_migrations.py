@@ -61,3 +61,24 @@ def test_servers_starting_together_on_one_postgresql_database_migrate_once(fresh
     finally:
         for database in databases:
             database.dispose()
+
+
+def test_downgrade_to_empty_and_back_up(db: Database) -> None:
+    from alembic import command
+
+    config = migrate.alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+    assert migrate.current_revision(db) is None
+    assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(db)
+    assert migrate.current_revision(db) == migrate.head_revision()
+    assert set(metadata.tables) <= set(inspect(db.engine).get_table_names())
+
+
+def test_the_initial_revision_is_written_out_not_taken_from_the_live_tables() -> None:
+    source = (migrate.MIGRATIONS_DIR / "versions" / "0001_initial.py").read_text()
+    assert "create_all" not in source and "store.tables" not in source
+    for name in ("projects", "datasets", "dataset_entries", "anomaly_labels", "tags", "jobs", "installation"):
+        assert f'op.create_table(\n        "{name}"' in source
