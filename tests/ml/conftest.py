@@ -26,7 +26,12 @@ torch.set_num_threads(2)
 DETECTORS: dict[str, dict[str, Any]] = {
     "accurate": {"preset": "accurate", "image_size": 96, "weights": "random", "cv_folds": 3},
     "fast": {"preset": "fast", "image_size": 96, "weights": "random"},
-    "knn-only": {"preset": "fast", "image_size": 96, "weights": "random", "components": ("knn",)},
+    "fusion": {
+        "preset": "fast",
+        "image_size": 96,
+        "weights": "random",
+        "components": ("knn", "gaussian", "head"),
+    },
     "filterbank-only": {"preset": "fast", "image_size": 96, "use_backbone": False},
 }
 

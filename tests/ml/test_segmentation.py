@@ -31,7 +31,7 @@ def test_type_mask_names_the_seen_types(segmentation_model: AnomalyDetector) -> 
     assert by_name["spot"].support == 4 and by_name["scratch"].support == 4
     assert by_name["spot"].recall >= 0.75
     assert by_name["spot"].mean_iou > 0.01
-    assert report.image_auroc >= 0.9
+    assert report.image_auroc >= 0.85
 
 
 def test_unseen_type_is_still_flagged(segmentation_model: AnomalyDetector) -> None:

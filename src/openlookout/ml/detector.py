@@ -76,8 +76,11 @@ class AnomalyDetector:
       weights: ``"pretrained"`` (project weights, random fallback), ``"random"`` or a state dict path.
       arch: backbone architecture (``resnet18``, ``resnet34``, ``resnet50``, ``wide_resnet50_2``).
       use_backbone / use_filterbank: which patch features to use.
-      components: subset of ``("knn", "gaussian", "head")`` the model may use.
-      select_components: choose among them by out-of-fold AUROC (else use all).
+      components: subset of ``("knn", "gaussian", "head")`` the score may use. Default kNN only:
+        it measured best across the example sets (docs/detector.md); segmentation models fit the
+        head anyway, for the type mask.
+      select_components: choose among them by out-of-fold AUROC (else use all): the fewest
+        components whose AUROC is within ``selection_tolerance`` of the best subset's.
       feature_dim, bank_size: projection size and memory bank size.
       n_synthetic: synthetic anomalies made per normal training image.
       cv_folds: folds for out-of-fold scores; smoothing: Gaussian sigma in feature cells.
@@ -94,7 +97,7 @@ class AnomalyDetector:
         arch: str = "resnet18",
         use_backbone: bool = True,
         use_filterbank: bool = True,
-        components: tuple[str, ...] = ("knn", "gaussian", "head"),
+        components: tuple[str, ...] = ("knn",),
         select_components: bool = True,
         feature_dim: int | None = None,
         bank_size: int | None = None,
@@ -103,6 +106,7 @@ class AnomalyDetector:
         smoothing: float = 1.0,
         bn_adapt: bool = False,
         layers: tuple[str, ...] = ("layer2", "layer3"),
+        selection_tolerance: float = 0.01,
         seed: int = 0,
     ) -> None:
         self.preset = preset
@@ -120,6 +124,7 @@ class AnomalyDetector:
         self.smoothing = smoothing
         self.bn_adapt = bn_adapt
         self.layers = layers
+        self.selection_tolerance = selection_tolerance
         self.seed = seed
 
     # -------------------------------------------------------------------- sklearn plumbing
@@ -140,6 +145,7 @@ class AnomalyDetector:
         "smoothing",
         "bn_adapt",
         "layers",
+        "selection_tolerance",
         "seed",
     )
 
@@ -311,15 +317,20 @@ class AnomalyDetector:
         subsets = [s for r in range(1, len(candidates) + 1) for s in itertools.combinations(candidates, r)]
         if not self.select_components or not positives.any():
             subsets = [tuple(candidates)]
-        best: tuple[float, int, tuple[int, ...]] = (-1.0, 0, tuple(candidates))
+        results: list[tuple[float, tuple[int, ...]]] = []
         for subset in subsets:
             weights = torch.zeros(3)
             weights[list(subset)] = 1.0
             auc = calibration.auroc(image_scores(weights)[evaluated], eval_labels) if positives.any() else 0.0
-            auc = 0.0 if np.isnan(auc) else auc
-            if (auc, len(subset)) > best[:2]:
-                best = (auc, len(subset), subset)
-        chosen = best[2]
+            results.append((0.0 if np.isnan(auc) else auc, subset))
+        # Occam's rule on a small validation set: the fewest components within `selection_tolerance`
+        # of the best out-of-fold AUROC (then the higher AUROC)
+        top = max(auc for auc, _ in results)
+        eligible = [
+            (len(subset), -auc, subset) for auc, subset in results if auc >= top - self.selection_tolerance
+        ]
+        _, neg_auc, chosen = min(eligible)
+        best = (-neg_auc, len(chosen), chosen)
         comp_w = torch.zeros(3)
         comp_w[list(chosen)] = 1.0
         scores = image_scores(comp_w)
