@@ -1,6 +1,6 @@
 """Accuracy and speed of the detector on the Lookout for Vision example datasets.
 
-Usage: ``python benchmarks/accuracy.py --datasets ../shared/datasets [--preset accurate|fast]
+Usage: ``python benchmarks/accuracy.py --datasets ../shared/datasets [--preset default|fast|highres]
 [--only lfv-cookies] [--set key=value ...] [--json out.json]``
 
 Per dataset (each in its own subprocess, so peak memory is per dataset): image AUROC, F1,
@@ -174,7 +174,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--datasets", required=True, type=Path)
-    parser.add_argument("--preset", default="accurate")
+    parser.add_argument("--preset", default="default")
     parser.add_argument("--weights", default="pretrained")
     parser.add_argument("--only", action="append", choices=DATASETS)
     parser.add_argument("--set", action="append", default=[], help="extra detector parameter key=json")

@@ -24,7 +24,8 @@ torch.set_num_threads(2)
 
 # name -> detector parameters; every entry runs through the common check suite
 DETECTORS: dict[str, dict[str, Any]] = {
-    "accurate": {"preset": "accurate", "image_size": 96, "weights": "random", "cv_folds": 3},
+    "default": {"image_size": 96, "weights": "random"},
+    "highres": {"preset": "highres", "image_size": 96, "weights": "random", "cv_folds": 3},
     "fast": {"preset": "fast", "image_size": 96, "weights": "random"},
     "fusion": {
         "preset": "fast",

@@ -18,7 +18,7 @@ from openlookout.ml.export import TOLERANCE_HEATMAP, TOLERANCE_SCORE, export_onn
 from openlookout.ml.runtime import OnnxDetector
 
 
-@pytest.mark.parametrize("name", ["accurate", "fast", "filterbank-only"])
+@pytest.mark.parametrize("name", ["default", "highres", "filterbank-only"])
 def test_onnxruntime_matches_torch(
     name: str, fitted: dict[str, AnomalyDetector], unseen_test_set: Data, tmp_path: Path
 ) -> None:
