@@ -4,6 +4,9 @@ Examples::
 
     # start or resume a run in runs/formula (re-running the same command resumes it)
     python scripts/pretrain_backbone.py --run-dir runs/formula --steps 20000 --max-minutes 60
+    # continue from the shipped weights in a new run (fresh heads and optimiser)
+    python scripts/pretrain_backbone.py --run-dir runs/next \\
+        --init-from src/openlookout/ml/weights/resnet18_formula.pt
     # write the fp16 backbone and its record where the package ships them
     python scripts/pretrain_backbone.py --run-dir runs/formula --export src/openlookout/ml/weights
 
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr,
         warmup_steps=args.warmup_steps,
     )
-    trainer = Trainer(args.run_dir, config, args.device)
+    trainer = Trainer(args.run_dir, config, args.device, init_from=args.init_from)
     print(f"run {args.run_dir}: step {trainer.step}/{trainer.config.steps} on {args.device}", flush=True)
     trainer.run(max_minutes=args.max_minutes, log_every=args.log_every, save_every_s=args.save_every_s)
     print(f"stopped at step {trainer.step}; checkpoint in {args.run_dir}", flush=True)

@@ -62,6 +62,9 @@ def test_run_resumes_and_exports(tmp_path: Path) -> None:
     assert record["steps"] == 3 and record["images_seen"] == 12 and record["seed"] == 0
     model = build_backbone(depth=3, seed=5)
     assert load_pretrained(model, tmp_path / "weights")
+    follow = Trainer(tmp_path / "next", config, init_from=tmp_path / "weights" / WEIGHTS_FILE)
+    assert torch.equal(follow.model.backbone.layer1[0].conv1.weight, model.layer1[0].conv1.weight)
+    assert follow.history[0]["init_sha256"] == record["sha256"]
 
 
 def test_shipped_weights_hash_and_load(tmp_path: Path) -> None:

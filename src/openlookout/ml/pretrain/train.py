@@ -22,9 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openlookout.ml.backbone import load_state_dict_file
 from openlookout.ml.pretrain import SCRIPT_VERSION
 from openlookout.ml.pretrain.generator import FormulaImages
 from openlookout.ml.pretrain.model import PretrainNet
+from openlookout.ml.pretrained import sha256_file
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
@@ -67,7 +69,14 @@ def hardware_description(device: torch.device) -> str:
 class Trainer:
     """Builds or resumes a run in ``run_dir`` and trains until ``config.steps`` or a time limit."""
 
-    def __init__(self, run_dir: str | Path, config: TrainConfig, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        config: TrainConfig,
+        device: str = "cpu",
+        init_from: str | Path | None = None,
+    ) -> None:
+        """``init_from``: a backbone state dict (e.g. the shipped weights) to start a *new* run from."""
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.device = torch.device(device)
@@ -113,6 +122,9 @@ class Trainer:
             self.wall_s = float(state["wall_s"])
             self.hardware = list(state.get("hardware", []))
             self.history = list(state.get("history", []))
+        elif init_from is not None:
+            load_state_dict_file(self.model.backbone, init_from)
+            self.history.append({"init_from": str(init_from), "init_sha256": sha256_file(init_from)})
         here = hardware_description(self.device)
         if here not in self.hardware:
             self.hardware.append(here)
@@ -235,12 +247,14 @@ class Trainer:
                 break
 
 
-def final_loss(run_dir: Path, last: int = 10) -> float | None:
-    """Mean total loss over the last ``last`` logged lines of a run."""
+def final_loss(run_dir: Path, last: int = 10, up_to_step: int | None = None) -> float | None:
+    """Mean total loss over the last ``last`` logged lines of a run (at or before ``up_to_step``)."""
     path = run_dir / LOG
     if not path.is_file():
         return None
     lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    if up_to_step is not None:
+        lines = [x for x in lines if int(x["step"]) <= up_to_step]
     if not lines:
         return None
     tail = lines[-last:]
@@ -249,8 +263,6 @@ def final_loss(run_dir: Path, last: int = 10) -> float | None:
 
 def export_weights(run_dir: str | Path, out_dir: str | Path, name: str = "resnet18_formula") -> Path:
     """Write the backbone of ``run_dir``'s checkpoint as an fp16 state dict plus its JSON record."""
-    from openlookout.ml.pretrained import sha256_file
-
     run = Path(run_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -281,7 +293,7 @@ def export_weights(run_dir: str | Path, out_dir: str | Path, name: str = "resnet
         "hardware": state.get("hardware", []),
         "history": state.get("history", []),
         "wall_time_s": round(float(state["wall_s"]), 1),
-        "final_loss": final_loss(run),
+        "final_loss": final_loss(run, up_to_step=int(state["step"])),
         "config": config,
         "torch_version": torch.__version__,
     }
