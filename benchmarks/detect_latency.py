@@ -3,10 +3,10 @@
 
 Starts an in-process server (uvicorn thread, temporary data folder, a moto S3 endpoint for the
 evaluation output), uploads synthetic 2000x1334 JPEGs (20 normal, 10 with defects) through the
-upload extension route, trains a model (``--preset``, default ``fast``), hosts it and measures with
+upload extension route, trains a model (``--preset``, default ``default``), hosts it and measures with
 a real boto3 client. Goal: p50 <= 150 ms on 2 cores.
 
-Usage: python benchmarks/detect_latency.py [--requests 60] [--seconds 10] [--preset fast|accurate]
+Usage: python benchmarks/detect_latency.py [--requests 60] [--seconds 10] [--preset default|fast|highres]
 This is a measurement, not a test: it prints figures and never fails on a slow result.
 """
 
@@ -149,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--preset", default="fast", choices=["fast", "accurate"])
+    parser.add_argument("--preset", default="default", choices=["default", "fast", "highres"])
     args = parser.parse_args()
     with local_server({"training_preset": args.preset}) as local:
         lv, s3 = clients(local)

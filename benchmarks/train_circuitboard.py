@@ -6,7 +6,7 @@ extension route, then times CreateModel -> TRAINED through boto3 and prints the 
 performance. Usage:
 
     python benchmarks/train_circuitboard.py [--dataset /work/shared/datasets/lfv-circuitboard]
-                                            [--preset accurate|fast]
+                                            [--preset default|fast|highres]
 
 This is a measurement, not a test: it prints figures and never fails on a slow result.
 """
@@ -28,7 +28,7 @@ from detect_latency import clients, local_server, wait_model
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=Path("/work/shared/datasets/lfv-circuitboard"))
-    parser.add_argument("--preset", default="accurate", choices=["fast", "accurate"])
+    parser.add_argument("--preset", default="default", choices=["default", "fast", "highres"])
     args = parser.parse_args()
     root = args.dataset.resolve()
     with local_server({"training_preset": args.preset}, allow_local_roots=(root,)) as local:

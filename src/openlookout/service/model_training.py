@@ -15,7 +15,7 @@ deterministic for a given dataset); after the runner gives up, ``on_train_failur
 TRAINING_FAILED, so no model stays TRAINING.
 
 Settings (``Settings.extra`` or environment): ``training_preset`` / ``OPENLOOKOUT_TRAINING_PRESET``
-(``accurate`` default, ``fast``), ``training_image_size`` / ``OPENLOOKOUT_TRAINING_IMAGE_SIZE``
+(one of ``openlookout.ml.PRESETS``; empty means the detector's own default), ``training_image_size`` / ``OPENLOOKOUT_TRAINING_IMAGE_SIZE``
 (working long side, multiple of 32), ``training_threads`` / ``OPENLOOKOUT_TRAINING_THREADS``.
 """
 
@@ -149,9 +149,10 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
     train_entries, test_entries, split = split_entries(entries)
     if not train_entries or not test_entries:
         raise TrainingFailed("the datasets hold no labeled images to train and test with; label images first")
-    preset = setting(runtime, "training_preset", "accurate")
+    preset = setting(runtime, "training_preset", "")
     image_size = setting(runtime, "training_image_size", "")
-    detector = AnomalyDetector(preset=preset, image_size=int(image_size) if image_size else None)
+    options: dict[str, Any] = {"preset": preset} if preset else {}
+    detector = AnomalyDetector(**options, image_size=int(image_size) if image_size else None)
     working: list[tuple[int, int]] = []
 
     def load(entry: TrainingEntry) -> _Sample:
