@@ -15,7 +15,8 @@ deterministic for a given dataset); after the runner gives up, ``on_train_failur
 TRAINING_FAILED, so no model stays TRAINING.
 
 Settings (``Settings.extra`` or environment): ``training_preset`` / ``OPENLOOKOUT_TRAINING_PRESET``
-(one of ``openlookout.ml.PRESETS``; empty means the detector's own default), ``training_image_size`` / ``OPENLOOKOUT_TRAINING_IMAGE_SIZE``
+(one of ``openlookout.ml.PRESETS``; empty means the detector's own default),
+``training_image_size`` / ``OPENLOOKOUT_TRAINING_IMAGE_SIZE``
 (working long side, multiple of 32), ``training_threads`` / ``OPENLOOKOUT_TRAINING_THREADS``.
 """
 
