@@ -120,3 +120,16 @@ def test_fit_rejects_bad_input(train_set: Data) -> None:
         AnomalyDetector(weights="random", image_size=64).fit(images, labels[:-1])
     with pytest.raises(ValueError):
         AnomalyDetector(weights="random", image_size=64).fit(images[-3:], [1, 1, 1])
+
+
+def test_normal_only_training_and_grayscale_input(train_set: Data, unseen_test_set: Data) -> None:
+    images, labels, _ = train_set
+    normals = [image for image, label in zip(images, labels, strict=True) if label == 0]
+    detector = AnomalyDetector(image_size=96, weights="random").fit(normals, [0] * len(normals))
+    test_images, test_labels, _ = unseen_test_set
+    scores = detector.score_samples(test_images)
+    assert auroc(scores, np.array(test_labels)) >= 0.85
+    # the held-out normal scores sit below the threshold learned without any anomaly
+    assert np.mean(detector.oof_scores_ < 0.5) >= 0.9
+    gray = [image.mean(axis=2).astype(np.uint8) for image in test_images[:2]]
+    assert len(detector.predict(gray)) == 2
