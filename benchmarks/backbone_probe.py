@@ -11,7 +11,7 @@ to a state dict or a pretraining checkpoint. Protocols:
   test on test-images (label from the file name);
 - lfv-aliens: seed-0 stratified 50/50 split; fit on the normal half, test on the rest.
 
-Usage: ``python benchmarks/backbone_probe.py --datasets /work/shared/datasets --weights random shipped``
+Usage: ``python benchmarks/backbone_probe.py --datasets ../shared/datasets --weights random shipped``
 """
 
 from __future__ import annotations
@@ -155,7 +155,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--datasets", type=Path, default=Path("/work/shared/datasets"))
+    parser.add_argument(
+        "--datasets",
+        type=Path,
+        required=True,
+        help="folder holding lfv-circuitboard, lfv-cookies, lfv-aliens",
+    )
     parser.add_argument("--weights", nargs="+", default=["random", "shipped"])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=0)

@@ -5,7 +5,7 @@ folder, imports ``train/`` and ``test/`` (normal/ and anomaly/ sub-folders) with
 extension route, then times CreateModel -> TRAINED through boto3 and prints the model's
 performance. Usage:
 
-    python benchmarks/train_circuitboard.py [--dataset /work/shared/datasets/lfv-circuitboard]
+    python benchmarks/train_circuitboard.py --dataset ../shared/datasets/lfv-circuitboard
                                             [--preset default|fast|highres]
 
 This is a measurement, not a test: it prints figures and never fails on a slow result.
@@ -27,7 +27,9 @@ from detect_latency import clients, local_server, wait_model
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=Path("/work/shared/datasets/lfv-circuitboard"))
+    parser.add_argument(
+        "--dataset", type=Path, required=True, help="the lfv-circuitboard folder (train/ and test/)"
+    )
     parser.add_argument("--preset", default="default", choices=["default", "fast", "highres"])
     args = parser.parse_args()
     root = args.dataset.resolve()
