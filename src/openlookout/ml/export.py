@@ -16,6 +16,7 @@ Parity: onnxruntime reproduces torch's score within 1e-4 absolute and the heatma
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import onnx
@@ -47,7 +48,9 @@ def export_onnx(detector: AnomalyDetector, path: str | Path, opset: int = OPSET)
     height, width = detector.input_size_
     example = torch.zeros(1, 3, height, width)
     wrapper = _Wrapper(detector.graph_).eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter notes Slice ops it cannot constant-fold; harmless here
+        warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
         torch.onnx.export(
             wrapper,
             (example,),
