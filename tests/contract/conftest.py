@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -27,6 +26,7 @@ from typing import Any
 import boto3
 import pytest
 import uvicorn
+from tests.helpers.moto_s3 import TEST_CREDENTIALS, moto_s3_endpoint
 
 from openlookout.api.app import create_app
 from openlookout.client import lookoutvision_client
@@ -34,7 +34,7 @@ from openlookout.runtime import build_runtime, close_runtime
 from openlookout.service.context import Runtime
 from openlookout.settings import Settings
 
-S3_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+S3_TEST_CREDENTIALS = TEST_CREDENTIALS
 STARTUP_TIMEOUT_S = 20.0
 
 
@@ -85,15 +85,8 @@ def _start_server(base_dir: Path, s3_endpoint: str, overrides: dict[str, Any]) -
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    for name, value in S3_TEST_CREDENTIALS.items():
-        os.environ.setdefault(name, value)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    yield f"http://{host}:{port}"
-    moto.stop()
+    with moto_s3_endpoint() as url:
+        yield url
 
 
 @pytest.fixture
