@@ -21,6 +21,7 @@ from openlookout.api.extensions import extension_routes
 from openlookout.api.heatmap import heatmap_routes
 from openlookout.api.http import new_request_id
 from openlookout.api.wire import Handler, WireApi
+from openlookout.console import console_routes
 from openlookout.service.context import Runtime
 from openlookout.spec.loader import load_service_model
 
@@ -36,7 +37,7 @@ def create_app(runtime: Runtime, *, handlers: Mapping[str, Handler] | None = Non
         error = UnknownOperationException(f"Nothing answers {request.method} {request.url.path[:200]}.")
         return error_response(error, new_request_id())
 
-    routes = extension_routes(runtime, model) + heatmap_routes(runtime, model)
+    routes = extension_routes(runtime, model) + heatmap_routes(runtime, model) + console_routes(runtime)
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_routed})
     app.router.default = wire.asgi
     return app
