@@ -164,3 +164,20 @@ def test_labeling_imported_images_goes_through_update_dataset_entries(server: An
         assert labeled.status_code == 200 and labeled.text.count('class="tile normal"') == 2
     stats = lv.describe_dataset(ProjectName="plates", DatasetType="train")["DatasetDescription"]["ImageStats"]
     assert (stats["Total"], stats["Normal"], stats["Anomaly"]) == (2, 2, 0)
+
+
+def test_gallery_pages_sixty_at_a_time_and_refuses_a_forged_token(server: Any, lv: Any) -> None:
+    lv.create_project(ProjectName="many")
+    with _client(server) as web:
+        for seed in range(61):
+            assert _upload(web, "many", png_image(seed=seed), f"img{seed:02d}.png").status_code == 200
+        first_page = web.get("/projects/many/datasets/train/gallery")
+        assert first_page.text.count('class="tile ') == 60
+        next_link = re.search(r'<a href="([^"]+)" rel="next">', first_page.text)
+        assert next_link is not None
+        second_page = web.get(next_link.group(1).replace("&amp;", "&"))
+        assert second_page.text.count('class="tile ') == 1 and "Page 2" in second_page.text
+        assert 'rel="next"' not in second_page.text
+
+        forged = web.get("/projects/many/datasets/train/gallery", params={"after": "Zm9yZ2Vk"})
+        assert forged.status_code == 400 and 'class="error"' in forged.text

@@ -120,11 +120,8 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
     path = gallery_path(name, dataset_type)
     filters = _filters(request)
     token = request.query_params.get("after", "")
-    number = (
-        int(request.query_params.get("page", "1") or 1)
-        if request.query_params.get("page", "1").isdigit()
-        else 1
-    )
+    page_text = request.query_params.get("page", "")
+    number = int(page_text) if page_text.isdigit() and 0 < len(page_text) < 7 else 1
     title = f"{name} / {dataset_type}"
     back = f'<p><a href="/projects/{url_part(name)}">Back to {esc(name)}</a></p>'
     try:
