@@ -99,7 +99,7 @@ def build_runtime(
         if sources is None:
             from openlookout.sources.reader import SourceReader
 
-            sources = SourceReader(settings)
+            sources = SourceReader(settings, blobs=blobs)
         with _stage(f"cannot keep the server identity in {settings.data_dir}"):
             identity = node_id(settings.data_dir)
         runner = JobRunner(db, settings.workers, node_id=identity)

@@ -93,3 +93,35 @@ def test_import_outside_allowed_roots_is_refused(lv: Any, server: Any, tmp_path:
     described = lv.describe_dataset(ProjectName="outside", DatasetType="train")["DatasetDescription"]
     assert described["Status"] == "CREATE_FAILED"
     assert described["StatusMessage"]
+
+
+def test_uploaded_image_can_be_relabelled_with_update_dataset_entries(lv: Any, server: Any) -> None:
+    """An upload:// reference written back by ListDatasetEntries is accepted by UpdateDatasetEntries."""
+    import json
+    import time
+
+    lv.create_project(ProjectName="relabel")
+    response = _upload(server, "relabel", "train", "part-9.png", png_image(seed=9), None)
+    assert response.status_code == 200, response.text
+    source_ref = response.json()["SourceRef"]
+    line = {
+        "source-ref": source_ref,
+        "anomaly-label": 1,
+        "anomaly-label-metadata": {
+            "class-name": "anomaly",
+            "type": "groundtruth/image-classification",
+            "human-annotated": "yes",
+        },
+    }
+    lv.update_dataset_entries(
+        ProjectName="relabel", DatasetType="train", Changes=(json.dumps(line) + "\n").encode()
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        described = lv.describe_dataset(ProjectName="relabel", DatasetType="train")["DatasetDescription"]
+        if "IN_PROGRESS" not in described["Status"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert described["Status"] == "UPDATE_COMPLETE", described.get("StatusMessage")
+    stats = described["ImageStats"]
+    assert (stats["Total"], stats["Anomaly"], stats["Labeled"]) == (1, 1, 1)
