@@ -10,14 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from openlookout.blobs.base import BlobError
 from openlookout.console.calls import call_sync, console_context
 from openlookout.console.forms import first, read_form
 from openlookout.console.render import esc, page, url_part
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.imaging.manifest import Label, ManifestError, new_entry, parse_line, render_entry
 from openlookout.service.context import Runtime
-from openlookout.service.imports import UPLOAD_SCHEME, add_image
+from openlookout.service.imports import UPLOAD_SCHEME
 
 PAGE_SIZE = 60
 UPDATE_WAIT_SECONDS = 30.0
@@ -147,21 +146,6 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
     return page(title, back + _filter_form(path, filters) + grid + pager)
 
 
-def _relabel_uploads(runtime: Runtime, name: str, dataset_type: str, refs: list[str], label: str) -> None:
-    """Label uploaded images by adding their stored bytes again under the same name and source-ref.
-
-    The server's source reader cannot read ``upload://`` refs back during UpdateDatasetEntries
-    (see docs/console.md), so uploads take the upload path, which applies the same entry rules.
-    """
-    for ref in refs:
-        key, _, image_name = ref[len(UPLOAD_SCHEME) :].partition("/")
-        try:
-            data = runtime.blobs.get(key)
-        except BlobError:
-            raise ValidationException(f"The image {image_name} is no longer stored on this server.") from None
-        add_image(runtime, console_context(runtime), name, dataset_type, image_name, data, label)
-
-
 def _update_entries(runtime: Runtime, name: str, dataset_type: str, refs: list[str], label: str) -> None:
     """UpdateDatasetEntries with one fresh Ground Truth line per image; waits for the job to end."""
     changes = "\n".join(render_entry(new_entry(ref, cast(Label, label))) for ref in refs)
@@ -183,12 +167,7 @@ def _apply_labels(runtime: Runtime, name: str, dataset_type: str, refs: list[str
         raise ValidationException("Choose normal or anomaly as the label.")
     if not refs:
         raise ValidationException("Select at least one image to label.")
-    uploads = [ref for ref in refs if ref.startswith(UPLOAD_SCHEME)]
-    others = [ref for ref in refs if not ref.startswith(UPLOAD_SCHEME)]
-    if uploads:
-        _relabel_uploads(runtime, name, dataset_type, uploads, label)
-    if others:
-        _update_entries(runtime, name, dataset_type, others, label)
+    _update_entries(runtime, name, dataset_type, refs, label)
 
 
 async def apply_labels(runtime: Runtime, request: Request) -> Response:
