@@ -143,42 +143,41 @@ def _forget_changes(runtime: Runtime, name: str) -> None:
 
 
 def _run_create(runtime: Runtime, dataset_id: int, batch: Callable[[], ParsedBatch]) -> None:
-    if not _status_is(runtime, dataset_id, CREATE_IN_PROGRESS):
-        return
-    try:
-        parsed = batch()
-        ingest(
-            runtime,
-            dataset_id,
-            parsed,
-            progress=_progress_writer(runtime, dataset_id),
-            replace_all=True,
-            finish=_finisher(CREATE_COMPLETE),
-        )
-    except IngestError as exc:
-        _fail_create(runtime, dataset_id, exc.message)
-    except Exception as exc:
-        log.exception("dataset import %s failed", dataset_id)
-        _fail_create(runtime, dataset_id, _internal(exc))
+    _run_ingest(runtime, dataset_id, batch, creating=True)
 
 
 def _run_update(runtime: Runtime, dataset_id: int, batch: Callable[[], ParsedBatch]) -> None:
-    if not _status_is(runtime, dataset_id, UPDATE_IN_PROGRESS):
+    _run_ingest(runtime, dataset_id, batch, creating=False)
+
+
+def _run_ingest(
+    runtime: Runtime, dataset_id: int, batch: Callable[[], ParsedBatch], *, creating: bool
+) -> None:
+    """Ingest a batch into a dataset that is in the matching *_IN_PROGRESS state.
+
+    A create replaces every entry and fails to CREATE_FAILED; an update adds or replaces entries
+    and rolls back on failure.
+    """
+    expected, done = (
+        (CREATE_IN_PROGRESS, CREATE_COMPLETE) if creating else (UPDATE_IN_PROGRESS, UPDATE_COMPLETE)
+    )
+    fail = _fail_create if creating else _roll_back
+    if not _status_is(runtime, dataset_id, expected):
         return
     try:
-        parsed = batch()
         ingest(
             runtime,
             dataset_id,
-            parsed,
+            batch(),
             progress=_progress_writer(runtime, dataset_id),
-            finish=_finisher(UPDATE_COMPLETE),
+            replace_all=creating,
+            finish=_finisher(done),
         )
     except IngestError as exc:
-        _roll_back(runtime, dataset_id, exc.message)
+        fail(runtime, dataset_id, exc.message)
     except Exception as exc:
-        log.exception("dataset update %s failed", dataset_id)
-        _roll_back(runtime, dataset_id, _internal(exc))
+        log.exception("dataset %s %s failed", "import" if creating else "update", dataset_id)
+        fail(runtime, dataset_id, _internal(exc))
 
 
 def _internal(exc: Exception) -> str:
