@@ -1,4 +1,4 @@
-"""A moto S3 endpoint for the source-reader tests (own fixture; independent of the contract tests)."""
+"""A loopback S3 endpoint shared by the unit tests that need one (blobs, sources)."""
 
 from __future__ import annotations
 
