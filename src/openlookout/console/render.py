@@ -18,17 +18,52 @@ def url_part(value: str) -> str:
     return quote(value, safe="")
 
 
-def page(title: str, body: str, *, error: str | None = None, status_code: int = 200) -> HTMLResponse:
-    """A whole console page around ``body``; ``error`` shows as a one-line banner."""
+# The sections of a project, in the order its navigation bar shows them: (key, title, path suffix).
+PROJECT_SECTIONS = (
+    ("overview", "Datasets", ""),
+    ("gallery", "Gallery", "/datasets/train/gallery"),
+    ("types", "Anomaly types", "/anomaly-types"),
+    ("models", "Models", "/models"),
+    ("trials", "Trial detection", "/trials"),
+)
+
+
+def project_nav(name: str, current: str) -> str:
+    """The navigation bar of project ``name`` with section ``current`` marked."""
+    base = f"/projects/{url_part(name)}"
+    marked = ' aria-current="page"'
+    links = "".join(
+        f'<a href="{esc(base + suffix)}"{marked if key == current else ""}>{esc(title)}</a>'
+        for key, title, suffix in PROJECT_SECTIONS
+    )
+    home = '<a href="/">All projects</a>'
+    return f'<nav class="project-nav">{home} / <strong>{esc(name)}</strong> {links}</nav>'
+
+
+def page(
+    title: str,
+    body: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    scripts: tuple[str, ...] = (),
+    nav: str = "",
+) -> HTMLResponse:
+    """A whole console page around ``body``.
+
+    ``error`` shows as a one-line banner; ``scripts`` are extra files of ``console/static`` the
+    page loads after ``console.js``; ``nav`` goes above the title (see ``project_nav``).
+    """
     banner = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
+    extra = "".join(f'\n<script src="/console/static/{esc(s)}" defer></script>' for s in scripts)
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{esc(title)} - OpenLookout</title>
 <link rel="stylesheet" href="/console/static/console.css">
-<script src="/console/static/console.js" defer></script>
+<script src="/console/static/console.js" defer></script>{extra}
 </head><body>
 <header><a href="/" class="brand">OpenLookout</a></header>
-<main><h1>{esc(title)}</h1>{banner}{body}</main>
+<main>{nav}<h1>{esc(title)}</h1>{banner}{body}</main>
 </body></html>"""
     return HTMLResponse(html, status_code=status_code)
 

@@ -1,48 +1,72 @@
-"""The console's routes, bound to one runtime; ``create_app`` puts them before the API's."""
+"""The console's routes, bound to one runtime; ``create_app`` puts them before the API's.
+
+Each module in ``console/pages`` that defines ``routes(bind) -> list[BaseRoute]`` contributes its
+routes; ``bind`` turns a page function ``(runtime, request) -> Response`` into an endpoint. Page
+modules never need to touch this file.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import importlib
+import pkgutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
-from openlookout.console.pages import gallery, project, projects
+from openlookout.console import pages
+from openlookout.console.routing import Binder, Endpoint, Page
 from openlookout.console.thumbs import is_sha256, thumbnail
 from openlookout.service.context import Runtime
 
-Page = Callable[[Runtime, Request], Awaitable[Response]]
 STATIC_DIR = Path(__file__).parent / "static"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-class PageRoute(Route):
-    """A console page: answers only requests that ask for HTML (browsers do; SDKs and curl do not).
+def cross_site(request: Request) -> bool:
+    """True when a state-changing request comes from a page of another origin (CSRF).
 
-    Everything else falls through to the API, so ``GET /`` from an AWS client still gets the
-    API's JSON error instead of a web page.
+    Browsers send ``Origin`` on every POST (and ``Sec-Fetch-Site``); a request without either is
+    not from a browser page and carries no ambient credentials worth forging.
     """
+    if request.method not in UNSAFE_METHODS:
+        return False
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin == "null"
+    host = request.headers.get("host", "")
+    return urlsplit(origin).netloc.lower() != host.lower()
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http":
-            accept = dict(scope.get("headers", [])).get(b"accept", b"")
-            if b"text/html" not in accept:
-                return Match.NONE, {}
-        return super().matches(scope)
+
+def make_binder(runtime: Runtime) -> Binder:
+    """A ``bind`` for page modules: runs the page with ``runtime`` after the cross-site check."""
+
+    def bind(fn: Page) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            if cross_site(request):
+                return PlainTextResponse("Refused: this form was sent from another site.", status_code=403)
+            return await fn(runtime, request)
+
+        return endpoint
+
+    return bind
+
+
+def page_modules() -> list[str]:
+    """Names of the modules under ``console/pages``, in name order."""
+    return sorted(f"{pages.__name__}.{m.name}" for m in pkgutil.iter_modules(pages.__path__))
 
 
 def console_routes(runtime: Runtime) -> list[BaseRoute]:
     """Every console route, each bound to ``runtime``."""
-
-    def bind(fn: Page) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            return await fn(runtime, request)
-
-        return endpoint
+    bind = make_binder(runtime)
 
     async def thumb(request: Request) -> Response:
         key = request.path_params["key"]
@@ -52,16 +76,13 @@ def console_routes(runtime: Runtime) -> list[BaseRoute]:
         headers = {"Cache-Control": "public, max-age=31536000, immutable"}
         return Response(data, media_type="image/jpeg", headers=headers)
 
-    dataset = "/projects/{name}/datasets/{dataset_type}"
+    routes: list[BaseRoute] = []
+    for module_name in page_modules():
+        contribute = getattr(importlib.import_module(module_name), "routes", None)
+        if contribute is not None:
+            routes.extend(contribute(bind))
     return [
-        PageRoute("/", bind(projects.projects_page), methods=["GET"]),
-        PageRoute("/projects", bind(projects.create_project), methods=["POST"]),
-        PageRoute("/projects/{name}", bind(project.project_page), methods=["GET"]),
-        PageRoute("/projects/{name}/datasets", bind(project.create_dataset), methods=["POST"]),
-        PageRoute("/projects/{name}/delete", bind(projects.confirm_delete), methods=["GET"]),
-        PageRoute("/projects/{name}/delete", bind(projects.delete_project), methods=["POST"]),
-        PageRoute(dataset + "/gallery", bind(gallery.gallery_page), methods=["GET"]),
-        PageRoute(dataset + "/gallery/labels", bind(gallery.apply_labels), methods=["POST"]),
+        *routes,
         Route("/console/thumbs/{key}.jpg", thumb, methods=["GET"]),
         Mount("/console/static", app=StaticFiles(directory=STATIC_DIR), name="console-static"),
     ]

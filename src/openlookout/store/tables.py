@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -207,3 +208,59 @@ packaging_jobs = Table(
     UniqueConstraint("project_id", "job_name", name="uq_packaging_project_job"),
 )
 Index("ix_packaging_component", packaging_jobs.c.component_name, packaging_jobs.c.component_version)
+
+
+# --- the web console's own records (migration 0003_console) -------------------------------
+
+# Anomaly types defined in the console (name + colour) before any mask uses them; the types the
+# service knows from entries (``anomaly_labels``) always win on conflict.
+console_anomaly_types = Table(
+    "console_anomaly_types",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("color", String(7), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_console_types_project_name"),
+    UniqueConstraint("project_id", "color", name="uq_console_types_project_color"),
+)
+
+# A trial detection: one trained model run over a folder or S3 prefix of new images.
+trial_runs = Table(
+    "trial_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("source_uri", Text, nullable=False),
+    # RUNNING -> COMPLETED | FAILED
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_trial_runs_project", trial_runs.c.project_id, trial_runs.c.id)
+
+# One image of a trial: the model's prediction and the reviewer's verdict.
+trial_images = Table(
+    "trial_images",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("trial_id", Integer, ForeignKey("trial_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("source_ref", Text, nullable=False),
+    Column("image_sha256", String(64)),
+    # Why the image could not be judged (unreadable, wrong size ...); NULL when it was.
+    Column("error", Text),
+    Column("is_anomalous", Boolean),
+    Column("confidence", Float),
+    # The predicted anomaly mask (colour-indexed PNG blob) of a segmentation model.
+    Column("mask_sha256", String(64)),
+    # The reviewer's label ('normal' / 'anomaly'), NULL until reviewed.
+    Column("verdict", String(8)),
+    # The dataset type the verified image was added to, NULL until added.
+    Column("added_to", String(10)),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_trial_images_trial", trial_images.c.trial_id, trial_images.c.id)

@@ -9,10 +9,12 @@ from urllib.parse import urlencode
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute
 
 from openlookout.console.calls import call_sync, console_context
 from openlookout.console.forms import first, read_form
-from openlookout.console.render import esc, page, url_part
+from openlookout.console.render import esc, page, project_nav, url_part
+from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.imaging.manifest import Label, ManifestError, new_entry, parse_line, render_entry
 from openlookout.service.context import Runtime
@@ -122,12 +124,12 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
     page_text = request.query_params.get("page", "")
     number = int(page_text) if page_text.isdigit() and 0 < len(page_text) < 7 else 1
     title = f"{name} / {dataset_type}"
-    back = f'<p><a href="/projects/{url_part(name)}">Back to {esc(name)}</a></p>'
+    nav = project_nav(name, "gallery")
     try:
         params = _list_params(name, dataset_type, filters, token)
         view = await run_in_threadpool(_gallery_view, runtime, name, dataset_type, params)
     except ServiceError as exc:
-        return page(title, back + _filter_form(path, filters), error=exc.message, status_code=exc.status)
+        return page(title, _filter_form(path, filters), error=exc.message, status_code=exc.status, nav=nav)
     here = f"{path}?{urlencode({**filters, 'after': token, 'page': number})}"
     tiles = "".join(_tile(t) for t in view["tiles"]) or "<p>No images match.</p>"
     buttons = "".join(
@@ -143,7 +145,7 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
         nxt = f"{path}?{urlencode({**filters, 'after': view['next'], 'page': number + 1})}"
         pager += f' <a href="{esc(nxt)}" rel="next">next page</a>'
     pager += "</p>"
-    return page(title, back + _filter_form(path, filters) + grid + pager)
+    return page(title, _filter_form(path, filters) + grid + pager, nav=nav)
 
 
 def _update_entries(runtime: Runtime, name: str, dataset_type: str, refs: list[str], label: str) -> None:
@@ -185,3 +187,12 @@ async def apply_labels(runtime: Runtime, request: Request) -> Response:
         link = f'<p><a href="{esc(back)}">Back to the gallery</a></p>'
         return page(f"{name} / {dataset_type}", link, error=exc.message, status_code=exc.status)
     return RedirectResponse(back, status_code=303)
+
+
+def routes(bind: Binder) -> list[BaseRoute]:
+    """The gallery and its labeling form."""
+    dataset = "/projects/{name}/datasets/{dataset_type}"
+    return [
+        PageRoute(dataset + "/gallery", bind(gallery_page), methods=["GET"]),
+        PageRoute(dataset + "/gallery/labels", bind(apply_labels), methods=["POST"]),
+    ]

@@ -7,10 +7,12 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute
 
 from openlookout.console.calls import call, call_sync, console_context
 from openlookout.console.forms import first, read_form
-from openlookout.console.render import esc, page, url_part
+from openlookout.console.render import esc, page, project_nav, url_part
+from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
 from openlookout.service.readiness import training_readiness
@@ -96,14 +98,13 @@ async def project_page(
         items = "".join(f"<li>{esc(m)}</li>" for m in readiness.missing)
         ready = f'<div class="readiness"><p>Not ready to train yet:</p><ul>{items}</ul></div>'
     body = (
-        '<p><a href="/">All projects</a></p>'
-        + _dataset_rows(name, view["datasets"])
+        _dataset_rows(name, view["datasets"])
         + _create_buttons(name, existing)
         + "<h2>Readiness</h2>"
         + ready
         + _upload_form(name, existing)
     )
-    return page(name, body, error=error, status_code=status_code)
+    return page(name, body, error=error, status_code=status_code, nav=project_nav(name, "overview"))
 
 
 async def create_dataset(runtime: Runtime, request: Request) -> Response:
@@ -114,3 +115,11 @@ async def create_dataset(runtime: Runtime, request: Request) -> Response:
     except ServiceError as exc:
         return await project_page(runtime, request, error=exc.message, status_code=exc.status)
     return RedirectResponse(f"/projects/{url_part(name)}", status_code=303)
+
+
+def routes(bind: Binder) -> list[BaseRoute]:
+    """The project page and dataset creation."""
+    return [
+        PageRoute("/projects/{name}", bind(project_page), methods=["GET"]),
+        PageRoute("/projects/{name}/datasets", bind(create_dataset), methods=["POST"]),
+    ]

@@ -7,10 +7,12 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute
 
 from openlookout.console.calls import call, call_sync, console_context, every_page
 from openlookout.console.forms import first, read_form
 from openlookout.console.render import esc, page, url_part, when
+from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
 from openlookout.service.readiness import training_readiness
@@ -115,3 +117,13 @@ async def delete_project(runtime: Runtime, request: Request) -> Response:
     except ServiceError as exc:
         return await confirm_delete(runtime, request, error=exc.message, status_code=exc.status)
     return RedirectResponse("/", status_code=303)
+
+
+def routes(bind: Binder) -> list[BaseRoute]:
+    """The projects list, creation and deletion."""
+    return [
+        PageRoute("/", bind(projects_page), methods=["GET"]),
+        PageRoute("/projects", bind(create_project), methods=["POST"]),
+        PageRoute("/projects/{name}/delete", bind(confirm_delete), methods=["GET"]),
+        PageRoute("/projects/{name}/delete", bind(delete_project), methods=["POST"]),
+    ]
