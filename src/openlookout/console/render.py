@@ -52,10 +52,15 @@ def page(
     """A whole console page around ``body``.
 
     ``error`` shows as a one-line banner; ``scripts`` are extra files of ``console/static`` the
-    page loads after ``console.js``; ``nav`` goes above the title (see ``project_nav``).
+    page loads after ``console.js`` and ``console.css`` (``.js`` or ``.css``); ``nav`` goes above the title (see ``project_nav``).
     """
     banner = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
-    extra = "".join(f'\n<script src="/console/static/{esc(s)}" defer></script>' for s in scripts)
+    extra = "".join(
+        f'\n<link rel="stylesheet" href="/console/static/{esc(s)}">'
+        if s.endswith(".css")
+        else f'\n<script src="/console/static/{esc(s)}" defer></script>'
+        for s in scripts
+    )
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{esc(title)} - OpenLookout</title>
