@@ -52,7 +52,8 @@ def page(
     """A whole console page around ``body``.
 
     ``error`` shows as a one-line banner; ``scripts`` are extra files of ``console/static`` the
-    page loads after ``console.js`` and ``console.css`` (``.js`` or ``.css``); ``nav`` goes above the title (see ``project_nav``).
+    page loads after ``console.js`` and ``console.css`` (``.js`` or ``.css``); ``nav`` goes
+    above the title (see ``project_nav``).
     """
     banner = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
     extra = "".join(
