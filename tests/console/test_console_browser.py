@@ -10,18 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect, sync_playwright
+from tests.console.browser import launch, screenshot
 from tests.helpers.synthetic import png_image
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def test_browser_creates_project_uploads_and_labels(server: Any, lv: Any, tmp_path: Path) -> None:
@@ -30,7 +20,7 @@ def test_browser_creates_project_uploads_and_labels(server: Any, lv: Any, tmp_pa
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image at all")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page()
             page.set_default_timeout(15_000)
@@ -52,6 +42,7 @@ def test_browser_creates_project_uploads_and_labels(server: Any, lv: Any, tmp_pa
             with page.expect_navigation():
                 page.keyboard.press("a")
             expect(page.locator(".tile.anomaly")).to_have_count(1)
+            screenshot(page, "gallery-labeled")
         finally:
             browser.close()
     stats = lv.describe_dataset(ProjectName="widgets", DatasetType="train")["DatasetDescription"][
