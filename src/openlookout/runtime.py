@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 JOB_REGISTRARS: tuple[tuple[str, str], ...] = (
     ("openlookout.service.dataset_jobs", "register_dataset_jobs"),
     ("openlookout.service.model_training", "register_model_jobs"),
+    ("openlookout.service.trials", "register_trial_jobs"),
 )
 
 

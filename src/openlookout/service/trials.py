@@ -1,0 +1,520 @@
+"""Trial detection: run a trained model over new images, review its predictions, add them to a dataset.
+
+- ``start_trial`` checks the model (it must have been trained: an ONNX export exists) and lists
+  the images of a local folder (under the allowed roots) or an ``s3://`` prefix, records a RUNNING
+  trial with one pending row per image and submits the ``trial.detect`` job in the same transaction.
+- The job (``run_trial``) reads each pending image (8 MiB limit), checks it like DetectAnomalies
+  does (a PNG/JPEG the service accepts, of the model's exact size), runs the model's ONNX export
+  in-process and builds the result with the hosting code (``hosting.worker.detect_bytes``), stores
+  the image (and a segmentation model's predicted mask) in the blob store and records the row. An
+  image that cannot be judged gets a precise error and the job goes on. The trial ends COMPLETED,
+  or FAILED when the model cannot be loaded. Rows are written one by one, so a job re-run after a
+  server stop continues where it stopped; if the runner gives up, ``on_trial_failure`` marks the
+  trial FAILED.
+- ``set_verdict`` records the reviewer's label (``normal``, ``anomaly``, or ``confirm`` = the
+  prediction). ``add_verified`` sends one Ground Truth line per verified, not yet added image
+  through UpdateDatasetEntries (the operation's own handler), waits for it and marks the images
+  added. Images whose reference or content the project already holds are reported, not sent.
+  **Decision:** a segmentation model's predicted mask goes with an image whose verdict is
+  ``anomaly`` when the model also predicted an anomaly (the reviewer agreed with what was shown).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from openlookout.errors import (
+    ConflictException,
+    InternalServerException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from openlookout.imaging.images import MAX_IMAGE_BYTES, ImageRejected, inspect_image
+from openlookout.imaging.manifest import Label, new_entry, render_entry
+from openlookout.service import models as model_service
+from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.projects import require_project
+from openlookout.sources.reader import SourceError
+from openlookout.store import entries as entry_store
+from openlookout.store import models as model_store
+from openlookout.store import trials as repo
+from openlookout.store.models import ModelRow
+from openlookout.store.trials import TrialImageRow, TrialRow
+
+log = logging.getLogger(__name__)
+
+TRIAL_JOB = "trial.detect"
+MAX_TRIAL_IMAGES = 10_000
+MAX_NAME_CHARS = 255
+DEFAULT_PAGE = 100
+MAX_PAGE = 500
+ADD_WAIT_SECONDS = 300.0
+VERDICTS = ("normal", "anomaly", "confirm")
+DATASET_TYPES = ("train", "test")
+# Model states that have a usable ONNX export.
+TRIAL_READY = frozenset(
+    {
+        model_service.TRAINED,
+        model_service.HOSTED,
+        model_service.STARTING_HOSTING,
+        model_service.STOPPING_HOSTING,
+        model_service.HOSTING_FAILED,
+        model_service.SYSTEM_UPDATING,
+    }
+)
+INTERRUPTED = "trial detection was interrupted by server restarts too often; start a new trial"
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
+RESOURCE_TYPE = "TRIAL"
+
+
+@dataclass(frozen=True)
+class TrialPage:
+    """A trial with one page of its images; ``matching`` counts the images the filter keeps."""
+
+    trial: TrialRow
+    images: list[TrialImageRow]
+    offset: int
+    matching: int
+    segmentation: bool
+
+
+@dataclass(frozen=True)
+class AddedImages:
+    """What ``add_verified`` did: how many images it added, and why it left others out."""
+
+    added: int
+    dataset_type: str
+    skipped: list[str] = field(default_factory=list)
+
+
+def register_trial_jobs(runner: Any) -> None:
+    """Register ``trial.detect`` on a ``JobRunner`` (the runtime does it at start-up)."""
+    runner.register(TRIAL_JOB, run_trial, on_failure=on_trial_failure)
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def _resource_id(project_name: str, trial_id: int) -> str:
+    return f"{project_name}/trials/{trial_id}"
+
+
+def _require_trial(runtime: Runtime, ctx: RequestContext, project_name: str, trial_id: int) -> TrialRow:
+    with runtime.db.begin() as conn:
+        project = require_project(conn, ctx, project_name)
+        trial = repo.get_trial(conn, int(trial_id), project.id)
+    if trial is None:
+        raise ResourceNotFoundException(
+            f"Project '{project_name}' has no trial detection {trial_id}.",
+            resource_id=_resource_id(project_name, trial_id),
+            resource_type=RESOURCE_TYPE,
+        )
+    return trial
+
+
+def _trial_model(runtime: Runtime, trial: TrialRow) -> ModelRow | None:
+    with runtime.db.begin() as conn:
+        return model_store.get_model(conn, trial.project_id, trial.model_version)
+
+
+# --- starting -------------------------------------------------------------------------------
+
+
+def _trial_name(name: str, existing: int) -> str:
+    text = (name or "").strip()
+    if not text:
+        return f"Trial {existing + 1}"
+    if len(text) > MAX_NAME_CHARS:
+        raise ValidationException(
+            f"The trial name is {len(text)} characters; at most {MAX_NAME_CHARS} are allowed."
+        )
+    if _BAD_NAME.search(text):
+        raise ValidationException("The trial name must not contain control characters.")
+    return text
+
+
+def _source_location(source_uri: str) -> str:
+    text = (source_uri or "").strip()
+    if not text:
+        raise ValidationException("Give the images to check: a folder on the server or an s3:// prefix.")
+    if text.startswith(("s3://", "file://")):
+        return text
+    if "://" in text:
+        raise ValidationException(
+            f"Cannot read images from {text}: use a folder on the server or an s3:// prefix."
+        )
+    if not text.startswith("/"):
+        raise ValidationException(
+            f"The folder {text} is not an absolute path; give the full path on the server."
+        )
+    return Path(text).as_uri()
+
+
+def _require_trained(project_name: str, model: ModelRow) -> None:
+    if model.status not in TRIAL_READY:
+        raise model_service.state_conflict(
+            project_name, model, "used for trial detection (it must be trained first)"
+        )
+    if not model.onnx_blob:
+        raise ConflictException(
+            f"Model version {model.version} of project '{project_name}' has no exported network; "
+            "train it again.",
+            resource_id=model.arn,
+            resource_type="MODEL",
+        )
+
+
+def start_trial(
+    runtime: Runtime,
+    ctx: RequestContext,
+    project_name: str,
+    model_version: str | int,
+    source_uri: str,
+    name: str = "",
+) -> int:
+    """Start a trial detection of model ``model_version`` over ``source_uri``; the trial's id."""
+    with runtime.db.begin() as conn:
+        project, model = model_service.resolve_model(conn, ctx, project_name, str(model_version).strip())
+        existing = len(repo.project_trials(conn, project.id))
+    _require_trained(project_name, model)
+    trial_name = _trial_name(name, existing)
+    location = _source_location(source_uri)
+    try:
+        found = runtime.sources.list_images(location, limit=MAX_TRIAL_IMAGES)
+    except SourceError as exc:
+        raise ValidationException(f"Cannot list the images to check: {exc.reason}.") from None
+    if not found:
+        raise ValidationException(f"{location} holds no PNG or JPEG images (.png, .jpg or .jpeg files).")
+    now = time.time()
+    with runtime.db.begin() as conn:
+        trial_id = repo.insert_trial(
+            conn,
+            project_id=project.id,
+            name=trial_name,
+            model_version=model.version,
+            source_uri=location,
+            source_refs=[image.uri for image in found],
+            now=now,
+        )
+        if not runtime.jobs.is_registered(TRIAL_JOB):
+            register_trial_jobs(runtime.jobs)
+        runtime.jobs.submit(TRIAL_JOB, {"trial_id": trial_id}, conn=conn)
+    return trial_id
+
+
+# --- the job --------------------------------------------------------------------------------
+
+
+def _threads(runtime: Runtime) -> int:
+    configured = runtime.settings.extra.get("trial_threads") or os.environ.get("OPENLOOKOUT_TRIAL_THREADS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _finish(runtime: Runtime, trial_id: int, status: str, message: str) -> None:
+    with runtime.db.begin() as conn:
+        repo.set_trial_status(conn, trial_id, status=status, message=message, now=time.time())
+
+
+def on_trial_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
+    """The runner gave up on the job: the trial must not stay RUNNING."""
+    text = INTERRUPTED if "interrupt" in message.lower() else f"trial detection failed: {message}"
+    _finish(runtime, int(payload["trial_id"]), repo.FAILED, text)
+
+
+def run_trial(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """The ``trial.detect`` job: judge every pending image, then COMPLETED (or FAILED)."""
+    trial_id = int(payload["trial_id"])
+    with runtime.db.begin() as conn:
+        trial = repo.get_trial(conn, trial_id)
+    if trial is None or trial.status != repo.RUNNING:
+        return
+    try:
+        _run(runtime, trial)
+    except Exception as exc:  # never leave a trial RUNNING because of a bug
+        log.exception("trial detection %s failed unexpectedly", trial_id)
+        _finish(
+            runtime,
+            trial_id,
+            repo.FAILED,
+            f"trial detection failed unexpectedly ({type(exc).__name__}: {exc})",
+        )
+
+
+def _load_detector(runtime: Runtime, trial: TrialRow) -> tuple[ModelRow, Any] | str:
+    """(model, OnnxDetector), or why the model cannot be used."""
+    from openlookout.hosting.pool import HostingError
+    from openlookout.service.hosting_control import model_file
+
+    model = _trial_model(runtime, trial)
+    if model is None:
+        return f"model version {trial.model_version} no longer exists"
+    try:
+        path = model_file(runtime, model)
+    except HostingError as exc:
+        return f"model version {model.version} cannot be used: {exc}"
+    try:
+        from openlookout.ml.runtime import OnnxDetector
+
+        return model, OnnxDetector(path, threads=_threads(runtime))
+    except Exception as exc:
+        return f"model version {model.version} cannot be loaded ({type(exc).__name__}: {exc})"
+
+
+def _run(runtime: Runtime, trial: TrialRow) -> None:
+    loaded = _load_detector(runtime, trial)
+    if isinstance(loaded, str):
+        _finish(runtime, trial.id, repo.FAILED, f"The trial could not run: {loaded}.")
+        return
+    model, detector = loaded
+    with runtime.db.begin() as conn:
+        pending = repo.pending_images(conn, trial.id)
+    total = trial.counts.total
+    done = total - len(pending)
+    for image in pending:
+        _judge(runtime, model, detector, image)
+        done += 1
+        with runtime.db.begin() as conn:
+            still = repo.set_trial_status(
+                conn, trial.id, message=f"Checked {done} of {total} images.", now=time.time()
+            )
+        if not still:
+            return  # the trial was ended elsewhere
+    with runtime.db.begin() as conn:
+        counts = repo.get_trial(conn, trial.id)
+    assert counts is not None
+    c = counts.counts
+    summary = (
+        f"Checked {c.total} images: {c.anomalous} predicted anomalous, "
+        f"{c.checked - c.errors - c.anomalous} normal, {c.errors} could not be checked."
+    )
+    _finish(runtime, trial.id, repo.COMPLETED, summary)
+
+
+def _judge(runtime: Runtime, model: ModelRow, detector: Any, image: TrialImageRow) -> None:
+    """Predict one image and record the outcome (the prediction, or why there is none)."""
+    from openlookout.hosting.worker import detect_bytes
+
+    now = time.time()
+
+    def error(reason: str, sha: str | None = None) -> None:
+        with runtime.db.begin() as conn:
+            repo.record_error(conn, image.id, reason, image_sha256=sha, now=now)
+
+    try:
+        data = runtime.sources.read(image.source_ref, max_bytes=MAX_IMAGE_BYTES)
+    except SourceError as exc:
+        error(f"cannot be read: {exc.reason}")
+        return
+    try:
+        info = inspect_image(data, name=image.source_ref.rsplit("/", 1)[-1])
+    except ImageRejected as exc:
+        error(f"cannot be used: {exc.reason}")
+        return
+    sha = runtime.blobs.put(data)
+    if (info.width, info.height) != (model.image_width, model.image_height):
+        error(
+            f"the image is {info.width}x{info.height} pixels; model version {model.version} was trained on "
+            f"{model.image_width}x{model.image_height} images and needs that exact size",
+            sha,
+        )
+        return
+    try:
+        result = detect_bytes(detector, data, info.width, info.height, dict(model.colors or {}), False)
+    except Exception as exc:
+        error(f"the model could not judge it ({type(exc).__name__}: {exc})", sha)
+        return
+    mask_sha = None
+    if result.get("AnomalyMask") is not None and len(result.get("Anomalies", [])) > 1:
+        mask_sha = runtime.blobs.put(result["AnomalyMask"])
+    with runtime.db.begin() as conn:
+        repo.record_prediction(
+            conn,
+            image.id,
+            image_sha256=sha,
+            is_anomalous=bool(result["IsAnomalous"]),
+            confidence=float(result["Confidence"]),
+            mask_sha256=mask_sha,
+            now=now,
+        )
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def list_trials(runtime: Runtime, ctx: RequestContext, project_name: str) -> list[TrialRow]:
+    """The project's trials, newest first, with their counts."""
+    with runtime.db.begin() as conn:
+        project = require_project(conn, ctx, project_name)
+        return repo.project_trials(conn, project.id)
+
+
+def describe_trial(
+    runtime: Runtime,
+    ctx: RequestContext,
+    project_name: str,
+    trial_id: int,
+    *,
+    offset: int = 0,
+    limit: int = DEFAULT_PAGE,
+    unreviewed_only: bool = False,
+    anomalous_first: bool = False,
+) -> TrialPage:
+    """The trial and one page of its images (``offset``/``limit``, optionally filtered and ordered)."""
+    if offset < 0:
+        raise ValidationException("The page offset must be 0 or more.")
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationException(f"The page size must be between 1 and {MAX_PAGE}.")
+    trial = _require_trial(runtime, ctx, project_name, trial_id)
+    with runtime.db.begin() as conn:
+        images = repo.page_images(
+            conn,
+            trial.id,
+            offset=offset,
+            limit=limit,
+            unreviewed_only=unreviewed_only,
+            anomalous_first=anomalous_first,
+        )
+        matching = repo.count_images(conn, trial.id, unreviewed_only=unreviewed_only)
+        model = model_store.get_model(conn, trial.project_id, trial.model_version)
+    segmentation = model is not None and model.kind == "segmentation"
+    return TrialPage(trial, images, offset, matching, segmentation)
+
+
+# --- reviewing ------------------------------------------------------------------------------
+
+
+def set_verdict(
+    runtime: Runtime, ctx: RequestContext, project_name: str, trial_id: int, image_id: int, verdict: str
+) -> TrialImageRow:
+    """Record the reviewer's label of one image: ``normal``, ``anomaly`` or ``confirm`` (= the prediction)."""
+    if verdict not in VERDICTS:
+        raise ValidationException(f"The verdict must be one of {', '.join(VERDICTS)}, not '{verdict[:20]}'.")
+    trial = _require_trial(runtime, ctx, project_name, trial_id)
+    with runtime.db.begin() as conn:
+        image = repo.get_image(conn, trial.id, int(image_id))
+        if image is None:
+            raise ResourceNotFoundException(
+                f"Trial detection {trial.id} of project '{project_name}' has no image {image_id}.",
+                resource_id=f"{_resource_id(project_name, trial.id)}/images/{image_id}",
+                resource_type=RESOURCE_TYPE,
+            )
+        where = image.source_ref
+        if image.error is not None:
+            raise ValidationException(f"{where} could not be checked ({image.error}); it cannot be verified.")
+        if image.predicted is None:
+            raise ConflictException(
+                f"{where} has not been checked by the model yet; wait for the trial to reach it.",
+                resource_id=_resource_id(project_name, trial.id),
+                resource_type=RESOURCE_TYPE,
+            )
+        if image.added_to is not None:
+            raise ConflictException(
+                f"{where} was already added to the {image.added_to} dataset; relabel it in the gallery.",
+                resource_id=_resource_id(project_name, trial.id),
+                resource_type=RESOURCE_TYPE,
+            )
+        label = image.predicted if verdict == "confirm" else verdict
+        repo.set_verdict(conn, image.id, label, now=time.time())
+        updated = repo.get_image(conn, trial.id, image.id)
+    assert updated is not None
+    return updated
+
+
+# --- adding to a dataset --------------------------------------------------------------------
+
+
+def _mask_colors(model: ModelRow | None) -> dict[str, str] | None:
+    """The colour map (``#RRGGBB`` -> class, background first) of the model's predicted masks."""
+    if model is None or not model.colors:
+        return None
+    from openlookout.hosting.result import BACKGROUND_COLOR
+
+    return {BACKGROUND_COLOR: "BACKGROUND", **{c.upper(): name for name, c in model.colors.items()}}
+
+
+def _entry_line(trial: TrialRow, image: TrialImageRow, colors: dict[str, str] | None) -> str:
+    label = cast(Label, image.verdict)
+    job_name = f"openlookout/trial-detection/{trial.id}"
+    if label == "anomaly" and image.is_anomalous and image.mask_sha256 and colors:
+        mask_ref = f"upload://{image.mask_sha256}/trial-{trial.id}-image-{image.id}-mask.png"
+        entry = new_entry(image.source_ref, label, mask_ref=mask_ref, colors=colors, job_name=job_name)
+    else:
+        entry = new_entry(image.source_ref, label, job_name=job_name)
+    return render_entry(entry)
+
+
+def _already_held(
+    runtime: Runtime, trial: TrialRow, dataset_type: str, images: list[TrialImageRow]
+) -> tuple[list[TrialImageRow], list[str]]:
+    """(images to send, reasons for the ones the project already holds)."""
+    with runtime.db.begin() as conn:
+        existing = entry_store.project_entries(conn, trial.project_id)
+    refs = {e.source_ref for e in existing if e.dataset_type == dataset_type}
+    contents = {e.image_sha256: f"{e.source_ref} in the {e.dataset_type} dataset" for e in existing}
+    send: list[TrialImageRow] = []
+    skipped: list[str] = []
+    for image in images:
+        if image.source_ref in refs:
+            skipped.append(f"{image.source_ref} is already in the {dataset_type} dataset")
+        elif image.image_sha256 in contents:
+            skipped.append(f"{image.source_ref} has the same content as {contents[image.image_sha256]}")
+        else:
+            send.append(image)
+            if image.image_sha256:
+                contents[image.image_sha256] = f"{image.source_ref} of this trial"
+    return send, skipped
+
+
+def add_verified(
+    runtime: Runtime, ctx: RequestContext, project_name: str, trial_id: int, dataset_type: str
+) -> AddedImages:
+    """Add the trial's verified, not yet added images to a dataset with their verdicts as labels."""
+    from openlookout.service import datasets
+
+    if dataset_type not in DATASET_TYPES:
+        raise ValidationException(f"The dataset type must be train or test, not '{dataset_type[:20]}'.")
+    trial = _require_trial(runtime, ctx, project_name, trial_id)
+    datasets.require_dataset(runtime, ctx, project_name, dataset_type)
+    with runtime.db.begin() as conn:
+        candidates = repo.images_to_add(conn, trial.id)
+    if not candidates:
+        raise ValidationException(
+            "No verified images are waiting to be added; confirm or correct predictions first."
+        )
+    send, skipped = _already_held(runtime, trial, dataset_type, candidates)
+    if not send:
+        return AddedImages(0, dataset_type, skipped)
+    colors = _mask_colors(_trial_model(runtime, trial))
+    changes = "\n".join(_entry_line(trial, image, colors) for image in send)
+    target = {"ProjectName": project_name, "DatasetType": dataset_type}
+    datasets.update_dataset_entries(runtime, ctx, {**target, "Changes": changes.encode("utf-8")})
+    _wait_for_update(runtime, ctx, project_name, dataset_type)
+    with runtime.db.begin() as conn:
+        repo.mark_added(conn, [image.id for image in send], dataset_type, now=time.time())
+    return AddedImages(len(send), dataset_type, skipped)
+
+
+def _wait_for_update(runtime: Runtime, ctx: RequestContext, project_name: str, dataset_type: str) -> None:
+    from openlookout.service import dataset_jobs, datasets
+
+    deadline = time.monotonic() + ADD_WAIT_SECONDS
+    while True:
+        dataset = datasets.require_dataset(runtime, ctx, project_name, dataset_type)
+        if dataset.status == dataset_jobs.ROLLBACK_COMPLETE:
+            reason = dataset.status_message or "the update failed"
+            raise ValidationException(f"The {dataset_type} dataset refused the images: {reason}.")
+        if dataset.status not in (dataset_jobs.UPDATE_IN_PROGRESS, dataset_jobs.ROLLBACK_IN_PROGRESS):
+            return
+        if time.monotonic() > deadline:
+            raise InternalServerException(
+                f"The {dataset_type} dataset is still being updated; look at it again in a moment."
+            )
+        time.sleep(0.05)
