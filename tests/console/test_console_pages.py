@@ -75,7 +75,7 @@ def test_project_page_shows_datasets_stats_and_readiness(server: Any, lv: Any) -
         assert page.status_code == 200
         assert _stats(page.text, "train") == {"total": 0, "labeled": 0, "normal": 0, "anomaly": 0}
         assert "Not ready to train yet" in page.text and 'id="upload"' in page.text
-        assert "Create test dataset" in page.text and "Create train dataset" not in page.text
+        assert "Add a test dataset" in page.text and "Create the train dataset" not in page.text
 
         missing = web.get("/projects/nothing-here")
         assert missing.status_code == 404 and 'class="error"' in missing.text

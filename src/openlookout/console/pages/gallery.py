@@ -1,9 +1,20 @@
-"""The gallery (``/projects/{name}/datasets/{type}/gallery``): thumbnails, filters, paging, labeling."""
+"""The gallery (``/projects/{name}/datasets/{type}/gallery``): thumbnails, filters, paging, labeling.
+
+Pages come from ListDatasetEntries (60 per page, its own paging token) except for the anomaly-type
+filter, which ListDatasetEntries does not offer: that one reads the store for display
+(``store.gallery.entries_of_type``) and pages by entry id. The blob keys of a page's thumbnails
+come from one indexed lookup of exactly that page's source-refs.
+
+Relabeling goes through UpdateDatasetEntries with each image's stored Ground Truth line, the
+label changed: an image labeled anomaly keeps its mask and colour map; an image labeled normal
+loses them (the service refuses a normal image with an anomaly mask).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -18,20 +29,28 @@ from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.imaging.manifest import Label, ManifestError, new_entry, parse_line, render_entry
 from openlookout.service.context import Runtime
-from openlookout.service.imports import UPLOAD_SCHEME
+from openlookout.service.datasets import require_dataset
+from openlookout.store import gallery as store
 
 PAGE_SIZE = 60
 UPDATE_WAIT_SECONDS = 30.0
-LABELS = ("normal", "anomaly")
+LABELS: tuple[Label, ...] = ("normal", "anomaly")
+DATASET_TYPES = ("train", "test")
+FILTERS = ("labeled", "class", "type", "contains")
 
 
 def gallery_path(name: str, dataset_type: str) -> str:
     return f"/projects/{url_part(name)}/datasets/{url_part(dataset_type)}/gallery"
 
 
+def label_page_path(name: str, dataset_type: str, ref: str) -> str:
+    """The labeling / mask editor page of one image."""
+    return f"/projects/{url_part(name)}/datasets/{url_part(dataset_type)}/label?{urlencode({'ref': ref})}"
+
+
 def _filters(request: Request) -> dict[str, str]:
     q = request.query_params
-    return {k: q.get(k, "").strip() for k in ("labeled", "class", "contains")}
+    return {k: q.get(k, "").strip() for k in FILTERS}
 
 
 def _list_params(name: str, dataset_type: str, filters: dict[str, str], token: str) -> dict[str, Any]:
@@ -47,44 +66,71 @@ def _list_params(name: str, dataset_type: str, filters: dict[str, str], token: s
     return params
 
 
-def _image_keys(runtime: Runtime, name: str, dataset_type: str, refs: list[str]) -> dict[str, str]:
-    """source-ref -> image blob key; upload refs carry it, others are looked up once per page."""
-    keys = {}
-    for ref in refs:
-        if ref.startswith(UPLOAD_SCHEME):
-            keys[ref] = ref[len(UPLOAD_SCHEME) :].split("/", 1)[0]
-    if len(keys) < len(refs):
-        from openlookout.service.datasets import require_dataset
-        from openlookout.store.entries import project_entries
+def _type_page(
+    runtime: Runtime, dataset_id: int, filters: dict[str, str], token: str
+) -> tuple[list[str], str]:
+    """A page of the anomaly-type filter; its token is the last entry id shown."""
+    if token and not (token.isdigit() and len(token) < 19):
+        raise ValidationException("The page link is not valid; start again from the first page.")
+    with runtime.db.begin() as conn:
+        lines, last_id = store.entries_of_type(
+            conn,
+            dataset_id,
+            filters["type"],
+            ref_contains=filters["contains"] or None,
+            after_id=int(token) if token else None,
+            limit=PAGE_SIZE,
+        )
+    return lines, "" if last_id is None else str(last_id)
 
-        dataset = require_dataset(runtime, console_context(runtime), name, dataset_type)
-        with runtime.db.begin() as conn:
-            wanted = set(refs) - set(keys)
-            for row in project_entries(conn, dataset.project_id):
-                if row.dataset_type == dataset_type and row.source_ref in wanted:
-                    keys[row.source_ref] = row.image_sha256
-    return keys
 
-
-def _gallery_view(runtime: Runtime, name: str, dataset_type: str, params: dict[str, Any]) -> dict[str, Any]:
-    result = call_sync(runtime, "ListDatasetEntries", params)
+def _gallery_view(
+    runtime: Runtime, name: str, dataset_type: str, filters: dict[str, str], token: str
+) -> dict[str, Any]:
+    ctx = console_context(runtime)
+    if filters["type"]:
+        dataset = require_dataset(runtime, ctx, name, dataset_type)
+        lines, next_token = _type_page(runtime, dataset.id, filters, token)
+    else:
+        result = call_sync(runtime, "ListDatasetEntries", _list_params(name, dataset_type, filters, token))
+        lines, next_token = result.get("DatasetEntries", []), result.get("NextToken", "")
+        dataset = require_dataset(runtime, ctx, name, dataset_type)
     tiles: list[dict[str, Any]] = []
-    for number, line in enumerate(result.get("DatasetEntries", []), start=1):
+    for number, line in enumerate(lines, start=1):
         try:
             entry = parse_line(line, number)
         except ManifestError:
             continue
         tiles.append({"ref": entry.source_ref, "label": entry.label})
-    keys = _image_keys(runtime, name, dataset_type, [t["ref"] for t in tiles])
+    with runtime.db.begin() as conn:
+        images = store.page_images(conn, dataset.id, [t["ref"] for t in tiles])
+        types = store.anomaly_type_names(conn, dataset.project_id)
     for tile in tiles:
-        tile["key"] = keys.get(tile["ref"], "")
-    return {"tiles": tiles, "next": result.get("NextToken", "")}
+        found = images.get(tile["ref"])
+        tile["key"] = found.image_sha256 if found else ""
+        tile["mask"] = bool(found and found.mask_sha256)
+    return {"tiles": tiles, "next": next_token, "types": types}
 
 
-def _filter_form(path: str, filters: dict[str, str]) -> str:
+def _existing_types(runtime: Runtime, name: str) -> list[str]:
+    description = call_sync(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
+    return [d["DatasetType"] for d in description.get("Datasets", [])]
+
+
+def _dataset_switch(name: str, current: str, existing: list[str]) -> str:
+    links = []
+    for dataset_type in DATASET_TYPES:
+        if dataset_type == current:
+            links.append(f'<strong aria-current="page">{esc(dataset_type)}</strong>')
+        elif dataset_type in existing:
+            links.append(f'<a href="{esc(gallery_path(name, dataset_type))}">{esc(dataset_type)}</a>')
+    return f'<p class="dataset-switch">Dataset: {" | ".join(links)}</p>'
+
+
+def _filter_form(path: str, filters: dict[str, str], types: list[str]) -> str:
     def option(field: str, value: str, text: str) -> str:
         selected = " selected" if filters[field] == value else ""
-        return f'<option value="{value}"{selected}>{text}</option>'
+        return f'<option value="{esc(value)}"{selected}>{esc(text)}</option>'
 
     labeled = (
         option("labeled", "", "all")
@@ -96,23 +142,44 @@ def _filter_form(path: str, filters: dict[str, str]) -> str:
         + option("class", "normal", "normal")
         + option("class", "anomaly", "anomaly")
     )
+    names = list(types)
+    if filters["type"] and filters["type"] not in names:
+        names.append(filters["type"])
+    kinds = option("type", "", "any") + "".join(option("type", t, t) for t in names)
     return (
         f'<form method="get" action="{esc(path)}" class="inline filters">'
         f'<label>Show <select name="labeled">{labeled}</select></label>'
         f'<label>Class <select name="class">{klass}</select></label>'
+        f'<label>Anomaly type <select name="type">{kinds}</select></label>'
         f'<label>Name contains <input name="contains" value="{esc(filters["contains"])}"></label>'
         "<button>Filter</button></form>"
     )
 
 
-def _tile(tile: dict[str, Any]) -> str:
+def _tile(name: str, dataset_type: str, tile: dict[str, Any]) -> str:
     label = tile["label"] or "unlabeled"
-    name = tile["ref"].rsplit("/", 1)[-1]
+    file_name = tile["ref"].rsplit("/", 1)[-1]
+    editor = label_page_path(name, dataset_type, tile["ref"])
     thumb = f'<img src="/console/thumbs/{esc(tile["key"])}.jpg" alt="" loading="lazy">' if tile["key"] else ""
-    return (
-        f'<label class="tile {esc(label)}"><input type="checkbox" name="ref" value="{esc(tile["ref"])}">'
-        f'{thumb}<span class="name">{esc(name)}</span><span class="label">{esc(label)}</span></label>'
+    marker = (
+        '<span class="mask-marker" title="This image has an anomaly mask">mask</span>' if tile["mask"] else ""
     )
+    return (
+        f'<div class="tile {esc(label)}">'
+        f'<a class="open" href="{esc(editor)}" title="Open in the labeling page">'
+        f'{thumb}</a>{marker}<label><input type="checkbox" name="ref" value="{esc(tile["ref"])}"> '
+        f'<span class="name">{esc(file_name)}</span></label><span class="label">{esc(label)}</span></div>'
+    )
+
+
+def _pager(path: str, filters: dict[str, str], number: int, next_token: str) -> str:
+    pager = f'<p class="pager">Page {number}'
+    if number > 1:
+        pager += f' <a href="{esc(path)}?{esc(urlencode(filters))}">first page</a>'
+    if next_token:
+        nxt = f"{path}?{urlencode({**filters, 'after': next_token, 'page': number + 1})}"
+        pager += f' <a href="{esc(nxt)}" rel="next">next page</a>'
+    return pager + "</p>"
 
 
 async def gallery_page(runtime: Runtime, request: Request) -> Response:
@@ -126,12 +193,13 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
     title = f"{name} / {dataset_type}"
     nav = project_nav(name, "gallery")
     try:
-        params = _list_params(name, dataset_type, filters, token)
-        view = await run_in_threadpool(_gallery_view, runtime, name, dataset_type, params)
+        existing = await run_in_threadpool(_existing_types, runtime, name)
+        view = await run_in_threadpool(_gallery_view, runtime, name, dataset_type, filters, token)
     except ServiceError as exc:
-        return page(title, _filter_form(path, filters), error=exc.message, status_code=exc.status, nav=nav)
+        body = _filter_form(path, filters, [])
+        return page(title, body, error=exc.message, status_code=exc.status, nav=nav)
     here = f"{path}?{urlencode({**filters, 'after': token, 'page': number})}"
-    tiles = "".join(_tile(t) for t in view["tiles"]) or "<p>No images match.</p>"
+    tiles = "".join(_tile(name, dataset_type, t) for t in view["tiles"]) or "<p>No images match.</p>"
     buttons = "".join(
         f'<button name="label" value="{lab}" data-key="{lab[0]}">{lab} ({lab[0]})</button> ' for lab in LABELS
     )
@@ -140,17 +208,41 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
         f'<input type="hidden" name="back" value="{esc(here)}">'
         f'<p class="actions">Label selected: {buttons}</p><div class="grid">{tiles}</div></form>'
     )
-    pager = f'<p class="pager">Page {number}'
-    if view["next"]:
-        nxt = f"{path}?{urlencode({**filters, 'after': view['next'], 'page': number + 1})}"
-        pager += f' <a href="{esc(nxt)}" rel="next">next page</a>'
-    pager += "</p>"
-    return page(title, _filter_form(path, filters) + grid + pager, nav=nav)
+    body = (
+        _dataset_switch(name, dataset_type, existing)
+        + _filter_form(path, filters, view["types"])
+        + grid
+        + _pager(path, filters, number, view["next"])
+    )
+    return page(title, body, nav=nav)
 
 
-def _update_entries(runtime: Runtime, name: str, dataset_type: str, refs: list[str], label: str) -> None:
-    """UpdateDatasetEntries with one fresh Ground Truth line per image; waits for the job to end."""
-    changes = "\n".join(render_entry(new_entry(ref, cast(Label, label))) for ref in refs)
+def relabeled_line(stored: str | None, ref: str, label: Label) -> str:
+    """The Ground Truth line that gives image ``ref`` the label ``label``, keeping what may stay.
+
+    An anomaly keeps its mask and colour map; a normal image carries no mask keys.
+    """
+    try:
+        entry = parse_line(stored, 1) if stored is not None else None
+    except ManifestError:
+        entry = None
+    if entry is None:
+        return render_entry(new_entry(ref, label))
+    if label == "normal" and entry.mask_attribute is not None:
+        dropped = (entry.mask_attribute, entry.mask_attribute + "-metadata")
+        raw = {k: v for k, v in entry.raw.items() if k not in dropped}
+        entry = dataclasses.replace(
+            entry, raw=raw, mask_attribute=None, mask_ref=None, colors={}, background=()
+        )
+    return render_entry(dataclasses.replace(entry, label=label))
+
+
+def _update_entries(runtime: Runtime, name: str, dataset_type: str, refs: list[str], label: Label) -> None:
+    """UpdateDatasetEntries with each image's relabeled line; waits for the update to end."""
+    dataset = require_dataset(runtime, console_context(runtime), name, dataset_type)
+    with runtime.db.begin() as conn:
+        stored = store.entry_lines(conn, dataset.id, refs)
+    changes = "\n".join(relabeled_line(stored.get(ref), ref, label) for ref in dict.fromkeys(refs))
     target = {"ProjectName": name, "DatasetType": dataset_type}
     call_sync(runtime, "UpdateDatasetEntries", {**target, "Changes": changes.encode("utf-8")})
     deadline = time.monotonic() + UPDATE_WAIT_SECONDS
@@ -165,11 +257,12 @@ def _update_entries(runtime: Runtime, name: str, dataset_type: str, refs: list[s
 
 
 def _apply_labels(runtime: Runtime, name: str, dataset_type: str, refs: list[str], label: str) -> None:
-    if label not in LABELS:
+    chosen = next((lab for lab in LABELS if lab == label), None)
+    if chosen is None:
         raise ValidationException("Choose normal or anomaly as the label.")
     if not refs:
         raise ValidationException("Select at least one image to label.")
-    _update_entries(runtime, name, dataset_type, refs, label)
+    _update_entries(runtime, name, dataset_type, refs, chosen)
 
 
 async def apply_labels(runtime: Runtime, request: Request) -> Response:

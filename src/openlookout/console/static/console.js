@@ -1,4 +1,5 @@
-// OpenLookout console: image uploads (drag-and-drop or file picker) and labeling shortcuts.
+// OpenLookout console: image uploads (drag-and-drop or file picker, several at once), labeling
+// shortcuts and the self-refresh of pages showing work in progress.
 "use strict";
 
 function uploadUrl(project, type, file, label) {
@@ -17,6 +18,21 @@ async function errorText(response) {
   }
 }
 
+const PARALLEL_UPLOADS = 4;
+
+async function uploadOne(project, type, label, file) {
+  try {
+    const response = await fetch(uploadUrl(project, type, file, label), {
+      method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" },
+    });
+    return response.ok ? null : await errorText(response);
+  } catch (e) {
+    return "network error: " + e;
+  }
+}
+
+// Sends the files PARALLEL_UPLOADS at a time (the first alone); the count and the error list
+// (in the files' order) follow each answer.
 async function uploadFiles(section, files) {
   const form = section.querySelector(".upload-form");
   const type = form.elements.type.value;
@@ -24,31 +40,43 @@ async function uploadFiles(section, files) {
   const progress = section.querySelector(".progress");
   const errors = section.querySelector(".upload-errors");
   errors.textContent = "";
-  let done = 0, failed = 0;
+  let done = 0, failed = 0, next = 0;
   const total = files.length;
-  const show = () => { progress.textContent = "Uploaded " + (done - failed) + " of " + total +
-    (failed ? " (" + failed + " failed)" : ""); };
-  show();
-  for (const file of files) {
-    let message = null;
-    try {
-      const response = await fetch(uploadUrl(section.dataset.project, type, file, label), {
-        method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" },
-      });
-      if (!response.ok) message = await errorText(response);
-    } catch (e) {
-      message = "network error: " + e;
-    }
-    done += 1;
-    if (message) {
-      failed += 1;
+  const failures = new Array(total).fill(null);
+  const show = () => {
+    progress.textContent = "Uploaded " + (done - failed) + " of " + total +
+      (failed ? " (" + failed + " failed)" : "") + (done < total ? "..." : "");
+  };
+  const listFailures = () => {
+    errors.textContent = "";
+    failures.forEach((message, index) => {
+      if (message === null) return;
       const item = document.createElement("li");
-      item.textContent = file.name + ": " + message;
+      item.textContent = files[index].name + ": " + message;
       errors.appendChild(item);
+    });
+  };
+  const sendOne = async (index) => {
+    const message = await uploadOne(section.dataset.project, type, label, files[index]);
+    done += 1;
+    if (message !== null) {
+      failed += 1;
+      failures[index] = message;
+      listFailures();
     }
     show();
-  }
-  if (failed === 0) window.location.reload();
+  };
+  const worker = async () => {
+    while (next < total) await sendOne(next++);
+  };
+  show();
+  // The first file goes alone: it may create the dataset, which parallel uploads would race on.
+  if (total > 0) await sendOne(next++);
+  const workers = [];
+  for (let i = 0; i < Math.min(PARALLEL_UPLOADS, total); i++) workers.push(worker());
+  await Promise.all(workers);
+  show();
+  if (total > 0 && failed === 0) window.location.reload();
 }
 
 function setUpUpload(section) {
@@ -73,7 +101,15 @@ function setUpLabeling(form) {
   });
 }
 
+// A page showing work in progress (data-auto-refresh = milliseconds) reloads itself until it ends.
+function setUpAutoRefresh(marker) {
+  const delay = parseInt(marker.dataset.autoRefresh, 10) || 2000;
+  window.setTimeout(() => window.location.reload(), delay);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const refresh = document.querySelector("[data-auto-refresh]");
+  if (refresh) setUpAutoRefresh(refresh);
   const section = document.getElementById("upload");
   if (section) setUpUpload(section);
   const labeling = document.querySelector("form.labeling");
