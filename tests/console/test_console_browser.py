@@ -1,7 +1,8 @@
 """A real browser (headless Chromium via Playwright) drives the console: create, upload, label.
 
-This checks the console's own JavaScript: the upload progress count, the per-file error list
-with the API's reason, and the ``a`` keyboard shortcut for labeling.
+This checks the console's own JavaScript: the upload progress count (uploads run several at a
+time), the per-file error list with the API's reason, and the ``a`` keyboard shortcut for
+labeling. Screenshots: "projects", "project", "gallery", "gallery-labeled".
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 from playwright.sync_api import expect, sync_playwright
 from tests.console.browser import launch, screenshot
 from tests.helpers.synthetic import png_image
@@ -49,3 +51,89 @@ def test_browser_creates_project_uploads_and_labels(server: Any, lv: Any, tmp_pa
         "ImageStats"
     ]
     assert (stats["Total"], stats["Anomaly"]) == (1, 1)
+
+
+def test_browser_uploads_many_files_in_parallel_and_lists_each_refusal(
+    server: Any, lv: Any, tmp_path: Path
+) -> None:
+    files = []
+    for seed in range(9):
+        path = tmp_path / f"part{seed}.png"
+        path.write_bytes(png_image(seed=100 + seed))
+        files.append(path)
+    wrong_format = tmp_path / "notes.png"
+    wrong_format.write_bytes(b"these are notes, not a picture")
+    wrong_size = tmp_path / "wide.png"
+    wrong_size.write_bytes(png_image(width=128, height=64, seed=7))
+    duplicate = tmp_path / "copy-of-part3.png"
+    duplicate.write_bytes(files[3].read_bytes())
+    files[4:4] = [wrong_format, wrong_size]
+    files.append(duplicate)
+    lv.create_project(ProjectName="batch")
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(server.url + "/")
+            expect(page.locator("td a", has_text="batch")).to_have_count(1)
+            screenshot(page, "projects")
+
+            page.goto(server.url + "/projects/batch")
+            page.check("input[name=layout][value=separate]")
+            with page.expect_navigation():
+                page.click("text=Create datasets")
+            expect(page.locator("tr[data-dataset=test]")).to_have_count(1)
+            page.select_option("#upload select[name=label]", "normal")
+            page.set_input_files("#upload input[type=file]", [str(f) for f in files])
+            expect(page.locator("#upload .progress")).to_have_text("Uploaded 9 of 12 (3 failed)")
+            errors = page.locator("#upload .upload-errors li")
+            expect(errors).to_have_count(3)
+            reasons = errors.all_inner_texts()
+            screenshot(page, "project")
+        finally:
+            browser.close()
+    by_name = {text.split(": ", 1)[0]: text.split(": ", 1)[1] for text in reasons}
+    assert set(by_name) in (
+        {"notes.png", "wide.png", "copy-of-part3.png"},
+        {"notes.png", "wide.png", "part3.png"},
+    )
+    assert "128x64" in by_name["wide.png"] and "same size" in by_name["wide.png"]
+    assert "same content" in (by_name.get("copy-of-part3.png") or by_name["part3.png"])
+    assert len(by_name["notes.png"]) > 10
+    stats = lv.describe_dataset(ProjectName="batch", DatasetType="train")["DatasetDescription"]["ImageStats"]
+    assert (stats["Total"], stats["Normal"]) == (9, 9)
+
+
+def test_browser_gallery_filters_and_opens_the_labeling_page(server: Any, lv: Any) -> None:
+    lv.create_project(ProjectName="shots")
+    for seed in range(8):
+        lv_upload = server.url + "/openlookout/v1/projects/shots/datasets/train/images"
+        label = "anomaly" if seed < 3 else "normal"
+        response = httpx.post(
+            lv_upload,
+            params={"name": f"shot{seed}.png", "label": label},
+            content=png_image(seed=200 + seed, defect=label == "anomaly"),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        response.raise_for_status()
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(server.url + "/projects/shots/datasets/train/gallery")
+            expect(page.locator(".tile")).to_have_count(8)
+            loaded = "Array.from(document.querySelectorAll('.tile img')).every(i => i.naturalWidth > 0)"
+            page.wait_for_function(loaded)
+            screenshot(page, "gallery")
+            page.select_option("select[name=class]", "anomaly")
+            with page.expect_navigation():
+                page.click("form.filters button")
+            expect(page.locator(".tile")).to_have_count(3)
+            href = page.locator(".tile a.open").first.get_attribute("href")
+            assert href is not None and href.startswith(
+                "/projects/shots/datasets/train/label?ref=upload%3A%2F%2F"
+            )
+        finally:
+            browser.close()
