@@ -103,7 +103,7 @@ def _train_form(name: str, readiness: Readiness, values: dict[str, str]) -> str:
     return f"""<section id="train"><h2>Train a new model</h2>{state}
 <form method="post" action="/projects/{url_part(name)}/models" class="stacked">
 <label>Description <input name="description" maxlength="500"
- value="{esc(values.get("description", ""))}"></label>
+ value="{esc(values.get("description", ""))}" placeholder="letters, digits, . - _"></label>
 <label>Output S3 bucket <input name="bucket" value="{esc(values.get("bucket", ""))}"
  placeholder="my-bucket"></label>
 <label>Output prefix <input name="prefix" value="{esc(values.get("prefix", ""))}"

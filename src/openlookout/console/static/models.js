@@ -3,12 +3,27 @@
 
 const POLL_MS = 1000;
 
-// A status element with data-poll follows the model's status JSON; when the model leaves the
-// transitional state the page reloads, so forms and metrics match the new state.
+// The page's main part fetched again and swapped in place (no navigation), so forms and metrics
+// match the model's new state; a full reload only when that fails.
+async function refreshMain() {
+  try {
+    const response = await fetch(window.location.href, { headers: { Accept: "text/html" }, cache: "no-store" });
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("main");
+    if (!response.ok || !fresh) throw new Error("status " + response.status);
+    document.querySelector("main").replaceWith(document.adoptNode(fresh));
+    setUp(document);
+  } catch (e) {
+    window.location.reload();
+  }
+}
+
+// A status element with data-poll follows the model's status JSON and updates itself and the
+// status message; when the model leaves the transitional state the page's main part is refreshed.
 function followStatus(element) {
   const url = element.dataset.poll;
   const message = document.querySelector(".model-message");
   const tick = async () => {
+    if (!element.isConnected) return;
     let body = null;
     try {
       const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
@@ -24,7 +39,7 @@ function followStatus(element) {
       if (changed) {
         element.dataset.status = body.Status;
         if (!element.dataset.transitional.split(" ").includes(body.Status)) {
-          window.location.reload();
+          refreshMain();
           return;
         }
       }
@@ -34,10 +49,10 @@ function followStatus(element) {
   window.setTimeout(tick, POLL_MS);
 }
 
-// Tables with data-reload-after hold running jobs: reload the page after that many seconds.
+// Tables with data-reload-after hold running jobs: refresh the page after that many seconds.
 function reloadLater(element) {
   const seconds = Number(element.dataset.reloadAfter) || 2;
-  window.setTimeout(() => window.location.reload(), seconds * 1000);
+  window.setTimeout(refreshMain, seconds * 1000);
 }
 
 // The result view: opacity slider and the choice of overlay (predicted mask or heatmap).
@@ -54,8 +69,10 @@ function setUpResultView(view) {
   }
 }
 
-document.addEventListener("DOMContentLoaded", () => {
-  for (const element of document.querySelectorAll(".model-status[data-poll]")) followStatus(element);
-  for (const element of document.querySelectorAll("[data-reload-after]")) reloadLater(element);
-  for (const view of document.querySelectorAll(".result-view")) setUpResultView(view);
-});
+function setUp(root) {
+  for (const element of root.querySelectorAll(".model-status[data-poll]")) followStatus(element);
+  for (const element of root.querySelectorAll("[data-reload-after]")) reloadLater(element);
+  for (const view of root.querySelectorAll(".result-view")) setUpResultView(view);
+}
+
+document.addEventListener("DOMContentLoaded", () => setUp(document));
