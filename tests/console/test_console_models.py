@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 from tests.contract.conftest import S3_TEST_CREDENTIALS, LiveServer, _start_server
@@ -25,8 +26,11 @@ from tests.contract.test_models_support import (
     HEIGHT,
     WIDTH,
     classification_project,
+    create_dataset,
+    upload_images,
     wait_model,
 )
+from tests.helpers.synthetic import defect_regions
 
 from openlookout.client import lookoutvision_client
 
@@ -294,6 +298,66 @@ def test_packaging_job_started_and_listed(trained: dict[str, Any]) -> None:
     assert duplicate.status_code == 409 and "already has a packaging job" in duplicate.text
     listed = lv.list_model_packaging_jobs(ProjectName=PROJECT)["ModelPackagingJobs"]
     assert [j["JobName"] for j in listed] == ["parts-edge-1"]
+
+
+@pytest.fixture(scope="module")
+def segmented(live: dict[str, Any]) -> dict[str, Any]:
+    """A segmentation model (project ``plates``: 20 normal and 20 masked anomalous images)."""
+    lv, s3 = live["lv"], live["s3"]
+    lv.create_project(ProjectName="plates")
+    create_dataset(lv, s3, "plates", "train", DATA, upload_images(s3, DATA, "plates", 20, 20, masks=True))
+    lv.create_model(ProjectName="plates", OutputConfig={"S3Location": {"Bucket": OUT, "Prefix": "seg/"}})
+    described = wait_model(lv, "plates", "1", {"TRAINED", "TRAINING_FAILED"})
+    assert described["Status"] == "TRAINED", described.get("StatusMessage")
+    return {**live, "model": described}
+
+
+def _opaque(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as picture:
+        return np.asarray(picture.convert("RGBA"))[..., 3] > 0
+
+
+def test_segmentation_metrics_and_masks(segmented: dict[str, Any]) -> None:
+    model, s3 = segmented["model"], segmented["s3"]
+    metrics = _s3_json(s3, model["EvaluationResult"]["Key"])["AggregatedEvaluationResults"]["Metrics"]
+    manifest_body = s3.get_object(Bucket=OUT, Key=model["EvaluationManifest"]["Key"])["Body"].read()
+    manifest = [json.loads(line) for line in manifest_body.splitlines()]
+    with _web(segmented["server"]) as web:
+        page = web.get("/projects/plates/models/1/metrics")
+        row = re.search(r'<tr data-label="defect">(.*?)</tr>', page.text, re.S)
+        assert row is not None, page.text
+        (label,) = metrics["PixelAnomalyClassMetrics"]
+        for key, css in (
+            ("Precision", "precision"),
+            ("Recall", "recall"),
+            ("F1Score", "f1"),
+            ("AIOU", "iou"),
+        ):
+            shown = re.search(rf'<td class="{css}">([\d.]+)%</td>', row.group(1))
+            assert shown is not None and float(shown.group(1)) == pytest.approx(100 * label[key], abs=0.05)
+
+        number = next(i for i, line in enumerate(manifest, start=1) if line["anomaly-label"] == 1)
+        line = manifest[number - 1]
+        base = f"/console/api/projects/plates/models/1/results/{number}"
+        view = web.get(f"/projects/plates/models/1/results/{number}")
+        predicted = web.get(base + "/predicted-mask.png")
+        truth = web.get(base + "/truth-mask.png")
+    assert view.status_code == 200 and 'value="predicted-mask.png" checked' in view.text
+    assert f'src="{base}/truth-mask.png"' in view.text
+    # the predicted mask agrees with the one training wrote for this image (red on white there)
+    evaluation_key = line["anomaly-mask-ref-detected"].split("/", 3)[3]
+    with Image.open(io.BytesIO(s3.get_object(Bucket=OUT, Key=evaluation_key)["Body"].read())) as written:
+        painted = np.any(np.asarray(written.convert("RGB")) != 255, axis=2)
+    assert predicted.status_code == 200 and predicted.headers["content-type"] == "image/png"
+    ours = _opaque(predicted.content)
+    assert ours.shape == (HEIGHT, WIDTH)
+    assert float((ours == painted).mean()) >= 0.99
+    # the ground-truth mask shows exactly the defect regions drawn into that image
+    seed = int(re.search(r"anomaly-(\d+)\.png$", line["source-ref"]).group(1))  # type: ignore[union-attr]
+    expected = np.zeros((HEIGHT, WIDTH), dtype=bool)
+    for _, (x0, y0, x1, y1) in defect_regions(WIDTH, HEIGHT, seed=seed):
+        expected[y0:y1, x0:x1] = True
+    assert truth.status_code == 200 and np.array_equal(_opaque(truth.content), expected)
 
 
 def test_delete_model_after_confirmation(trained: dict[str, Any]) -> None:
