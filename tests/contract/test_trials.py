@@ -312,3 +312,80 @@ def test_a_trial_always_ends_in_a_final_state(trained: tuple[LiveServer, Any, An
     with runtime.db.begin() as conn:
         unchanged = trial_store.get_trial(conn, interrupted)
     assert unchanged is not None and unchanged.counts.checked == 0
+
+
+def test_segmentation_trial_keeps_predicted_masks_and_adds_confirmed_ones(make_server: Any, s3: Any) -> None:
+    import io
+
+    import httpx
+    from PIL import Image
+    from tests.contract.test_models_support import DEFECT_COLOR, create_dataset, upload_images
+
+    live = make_server(extra=dict(FAST_TRAINING))
+    lv = lookoutvision_client(live.url, retries={"total_max_attempts": 1})
+    s3.create_bucket(Bucket="seg-trial-output")
+    lv.create_project(ProjectName="segparts")
+    lines = upload_images(s3, "seg-trial-data", "segparts", 20, 20, masks=True)
+    create_dataset(lv, s3, "segparts", "train", "seg-trial-data", lines)
+    lv.create_model(ProjectName="segparts", OutputConfig={"S3Location": {"Bucket": "seg-trial-output"}})
+    model = wait_model(lv, "segparts", "1", {"TRAINED", "TRAINING_FAILED"})
+    assert model["Status"] == "TRAINED", model.get("StatusMessage")
+
+    runtime, ctx = live.runtime, ctx_of(live)
+    folder = live.local_root / "seg-batch"
+    folder.mkdir()
+    (folder / "good-960.png").write_bytes(png_image(WIDTH, HEIGHT, seed=960))
+    for seed in (961, 962, 963):
+        (folder / f"bad-{seed}.png").write_bytes(png_image(WIDTH, HEIGHT, seed=seed, defect=True))
+    trial_id = trials.start_trial(runtime, ctx, "segparts", "1", str(folder), "masks")
+    deadline = time.monotonic() + 60
+    while (view := trials.describe_trial(runtime, ctx, "segparts", trial_id)).trial.status == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert view.trial.status == "COMPLETED" and view.segmentation
+    by_name = {image.source_ref.rsplit("/", 1)[-1]: image for image in view.images}
+    normal = by_name["good-960.png"]
+    assert normal.predicted == "normal"
+    with_masks = [i for i in view.images if i.predicted == "anomaly" and i.mask_sha256 is not None]
+    assert len(with_masks) >= 2, [(i.source_ref, i.predicted, i.mask_sha256) for i in view.images]
+    for image in with_masks:
+        assert image.mask_sha256 is not None
+        mask = Image.open(io.BytesIO(runtime.blobs.get(image.mask_sha256))).convert("RGB")
+        assert mask.size == (WIDTH, HEIGHT)
+        colours = {colour for _, colour in mask.getcolors(maxcolors=WIDTH * HEIGHT) or []}
+        assert colours == {(255, 255, 255), (255, 0, 0)}  # background and the 'defect' type
+    shown, corrected = with_masks[0], with_masks[1]
+
+    with httpx.Client(base_url=live.url, headers={"Accept": "text/html"}) as web:
+        review = web.get(f"/projects/segparts/trials/{trial_id}")
+    assert review.text.count('class="trial-mask"') == len(with_masks)
+    assert f"/console/thumbs/{shown.mask_sha256}.jpg" in review.text
+
+    trials.set_verdict(runtime, ctx, "segparts", trial_id, shown.id, "confirm")
+    trials.set_verdict(runtime, ctx, "segparts", trial_id, corrected.id, "normal")  # no mask with 'normal'
+    trials.set_verdict(runtime, ctx, "segparts", trial_id, normal.id, "anomaly")  # no predicted mask to use
+    assert trials.add_verified(runtime, ctx, "segparts", trial_id, "train").added == 3
+    entries = [
+        json.loads(line)
+        for line in lv.list_dataset_entries(
+            ProjectName="segparts", DatasetType="train", SourceRefContains="seg-batch"
+        )["DatasetEntries"]
+    ]
+    by_ref = {entry["source-ref"]: entry for entry in entries}
+    confirmed, relabeled, marked = (
+        by_ref[shown.source_ref],
+        by_ref[corrected.source_ref],
+        by_ref[normal.source_ref],
+    )
+    assert (confirmed["anomaly-label"], relabeled["anomaly-label"], marked["anomaly-label"]) == (1, 0, 1)
+    assert "anomaly-mask-ref" not in relabeled and "anomaly-mask-ref" not in marked
+    assert confirmed["anomaly-mask-ref"].startswith(f"upload://{shown.mask_sha256}/")
+    colour_map = confirmed["anomaly-mask-ref-metadata"]["internal-color-map"]
+    assert {v["class-name"]: v["hex-color"].upper() for v in colour_map.values()} == {
+        "BACKGROUND": "#FFFFFF",
+        "defect": DEFECT_COLOR,
+    }
+    stats = lv.describe_dataset(ProjectName="segparts", DatasetType="train")["DatasetDescription"][
+        "ImageStats"
+    ]
+    assert (stats["Total"], stats["Anomaly"], stats["Normal"]) == (43, 22, 21)
