@@ -401,3 +401,19 @@ def test_gallery_looks_up_only_the_page_and_finds_every_thumbnail(
             found = re.search(r'<a href="([^"]+)" rel="next">', page.text)
             url = found.group(1).replace("&amp;", "&") if found else None
         assert pages == 5 and seen == expected
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "1"])
+def test_thumbnails_of_large_images_keep_their_shape_in_any_mode(mode: str) -> None:
+    import io
+
+    from PIL import Image
+
+    from openlookout.console.thumbs import THUMB_SIDE, make_thumbnail
+
+    big = Image.frombytes("L", (1000, 640), bytes(range(256)) * 2500).convert(mode)
+    data = io.BytesIO()
+    big.save(data, format="PNG")
+    thumb = Image.open(io.BytesIO(make_thumbnail(data.getvalue())))
+    assert thumb.format == "JPEG" and thumb.mode == "RGB"
+    assert thumb.size == (THUMB_SIDE, 102)

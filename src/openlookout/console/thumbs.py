@@ -10,12 +10,35 @@ from PIL import Image
 from openlookout.blobs.base import BlobNotFound, BlobStore
 
 THUMB_SIDE = 160
+# Modes Image.reduce works on directly; others (palette, 1-bit, 16-bit ...) become RGB first.
+REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "CMYK"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def is_sha256(value: str) -> bool:
     """True for a blob key (64 lower-case hex digits)."""
     return _SHA256.fullmatch(value) is not None
+
+
+def make_thumbnail(data: bytes) -> bytes:
+    """A JPEG at most ``THUMB_SIDE`` px on its longer side.
+
+    Decoding dominates the cost: JPEGs decode at a reduced scale (draft mode); other images are
+    first shrunk by a whole factor (``reduce``, a cheap box filter keeping at least twice the
+    thumbnail's size) so the colour conversion and the final resampling work on few pixels.
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
+        image.load()
+        small: Image.Image = image if image.mode in REDUCIBLE_MODES else image.convert("RGB")
+        factor = min(small.width, small.height) // (2 * THUMB_SIDE)
+        if factor > 1:
+            small = small.reduce(factor)
+        small = small.convert("RGB")
+        small.thumbnail((THUMB_SIDE, THUMB_SIDE))
+        out = io.BytesIO()
+        small.save(out, format="JPEG", quality=80)
+    return out.getvalue()
 
 
 def thumbnail(blobs: BlobStore, sha256: str) -> bytes | None:
@@ -29,12 +52,6 @@ def thumbnail(blobs: BlobStore, sha256: str) -> bytes | None:
         data = blobs.get(sha256)
     except BlobNotFound:
         return None
-    with Image.open(io.BytesIO(data)) as image:
-        image.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
-        small = image.convert("RGB")
-        small.thumbnail((THUMB_SIDE, THUMB_SIDE))
-        out = io.BytesIO()
-        small.save(out, format="JPEG", quality=80)
-    jpeg = out.getvalue()
+    jpeg = make_thumbnail(data)
     blobs.put_named(cache_name, jpeg)
     return jpeg
