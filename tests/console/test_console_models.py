@@ -252,6 +252,7 @@ def test_hosting_forms(trained: dict[str, Any]) -> None:
         wait_model(lv, PROJECT, "1", {"HOSTED"}, timeout=120)
         hosted = web.get(f"/projects/{PROJECT}/models/1")
         assert 'data-status="HOSTED"' in hosted.text and "Inference units</dt><dd>1</dd>" in hosted.text
+        assert "Start hosting" not in hosted.text and "Stop hosting" in hosted.text
         refused = web.post(f"/projects/{PROJECT}/models/1/delete")
         assert refused.status_code == 409 and "HOSTED" in refused.text
 

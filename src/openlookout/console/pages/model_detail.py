@@ -75,7 +75,7 @@ def _performance(name: str, model: dict[str, Any]) -> str:
 def _hosting(name: str, model: dict[str, Any], values: dict[str, str]) -> str:
     version, status = model["ModelVersion"], model["Status"]
     parts = ['<section id="hosting"><h2>Hosting</h2>']
-    if status in STARTABLE or status in ("HOSTED", "STARTING_HOSTING"):
+    if status in STARTABLE:
         parts.append(
             f'<form method="post" action="{esc(model_url(name, version, "/start"))}"'
             ' class="inline start-form"><label>Min inference units <input name="min_units" size="4"'

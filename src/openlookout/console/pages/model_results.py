@@ -64,6 +64,12 @@ def _body(name: str, version: str, model: ModelRow, result: ImageResult, total: 
         else ""
     )
     verdict = "correct" if result.correct else "incorrect"
+    gone = (
+        '<p class="error" role="alert">This image is no longer in the project\'s datasets, so it cannot '
+        "be shown.</p>"
+        if result.entry is None
+        else ""
+    )
     steps = []
     if result.number > 1:
         steps.append(
@@ -75,7 +81,7 @@ def _body(name: str, version: str, model: ModelRow, result: ImageResult, total: 
     overlay_url = esc(_picture_url(name, version, result.number, overlay))
     position = f"image {result.number} of {total} · {' · '.join(steps)}"
     return f"""<p><a href="{metrics}">All test results</a> · {position}</p>
-<p class="source-ref">{esc(result.source_ref)}</p>
+<p class="source-ref">{esc(result.source_ref)}</p>{gone}
 <div class="result-view" data-base="{esc(_picture_url(name, version, result.number, ""))}">
 <figure class="prediction"><figcaption>Prediction: <strong class="predicted">{esc(result.predicted)}</strong>
 (confidence <span class="confidence">{result.confidence:.3f}</span>,
