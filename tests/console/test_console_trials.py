@@ -73,6 +73,7 @@ def test_trial_pages_start_review_and_add(make_server: Callable[..., Any], s3: A
         empty = web.get("/projects/valves/trials")
         assert empty.status_code == 200 and "No trial detections yet" in empty.text
         assert '<option value="1">version 1 (TRAINED)</option>' in empty.text
+        assert f"Local folders must lie under <code>{server.local_root}</code>" in empty.text
         assert web.get("/console/static/trials.js").status_code == 200
         assert web.get("/console/static/trials.css").status_code == 200
 

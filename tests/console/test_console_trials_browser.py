@@ -51,7 +51,8 @@ def test_browser_runs_a_trial_and_adds_verified_images(make_server: Callable[...
             corrected = "normal" if second_prediction == "anomaly" else "anomaly"
             page.keyboard.press(corrected[0])  # correct the second one
             expect(second).to_have_attribute("data-verdict", corrected)
-            expect(second.locator(".verdict")).to_have_text(f"verified {corrected}")
+            expect(second.locator(".verdict")).to_have_text(f"verified {corrected} (corrected)")
+            expect(first.locator(".verdict")).to_have_text(f"verified {first_prediction}")
             expect(add_button).to_have_text("Add 2 verified images to the train dataset")
             page.keyboard.press("ArrowLeft")
             expect(first).to_be_focused()

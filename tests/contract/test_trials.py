@@ -389,3 +389,47 @@ def test_segmentation_trial_keeps_predicted_masks_and_adds_confirmed_ones(make_s
         "ImageStats"
     ]
     assert (stats["Total"], stats["Anomaly"], stats["Normal"]) == (43, 22, 21)
+
+
+def test_a_rerun_job_continues_where_the_trial_stopped(trained: tuple[LiveServer, Any, Any]) -> None:
+    live, _, _ = trained
+    runtime = live.runtime
+    folder = live.local_root / "resume"
+    write_batch(folder, normal=[970, 971], defect=[])
+    refs = [(folder / "good-970.png").as_uri(), (folder / "good-971.png").as_uri()]
+    with runtime.db.begin() as conn:
+        from openlookout.store.projects import get_project
+
+        project = get_project(conn, ctx_of(live).account_id, ctx_of(live).region, PROJECT)
+        assert project is not None
+        trial_id = trial_store.insert_trial(
+            conn,
+            project_id=project.id,
+            name="cut short",
+            model_version=1,
+            source_uri=folder.as_uri(),
+            source_refs=refs,
+            now=time.time(),
+        )
+        done_before = trial_store.pending_images(conn, trial_id)[0]
+        # as if a previous run had judged the first image before the server stopped
+        trial_store.record_prediction(
+            conn,
+            done_before.id,
+            image_sha256="0" * 64,
+            is_anomalous=True,
+            confidence=0.5,
+            mask_sha256=None,
+            now=time.time(),
+        )
+    trials.run_trial(runtime, {"trial_id": trial_id})
+    view = trials.describe_trial(runtime, ctx_of(live), PROJECT, trial_id)
+    assert view.trial.status == "COMPLETED"
+    assert view.trial.status_message == (
+        "Checked 2 images: 1 predicted anomalous, 1 normal, 0 could not be checked."
+    )
+    first, second = view.images
+    assert (first.image_sha256, first.confidence, first.predicted) == ("0" * 64, 0.5, "anomaly")
+    assert (
+        second.predicted == "normal" and second.image_sha256 is not None and second.image_sha256 != "0" * 64
+    )

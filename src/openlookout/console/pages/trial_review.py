@@ -123,8 +123,9 @@ def _filter_form(name: str, trial_id: int, filters: dict[str, str]) -> str:
 def _verdict_text(image: TrialImageRow) -> str:
     if image.verdict is None:
         return "not reviewed"
+    corrected = " (corrected)" if image.verdict != image.predicted else ""
     added = f", added to {image.added_to}" if image.added_to else ""
-    return f"verified {image.verdict}{added}"
+    return f"verified {image.verdict}{corrected}{added}"
 
 
 def _tile(name: str, trial_id: int, image: TrialImageRow, back: str) -> str:

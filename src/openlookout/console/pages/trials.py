@@ -60,7 +60,8 @@ def _rows(name: str, trials: list[TrialRow]) -> str:
         rows.append(
             f'<tr data-trial="{t.id}"><td><a href="{esc(trial_path(name, t.id))}">{esc(t.name)}</a></td>'
             f'<td>version {t.model_version}</td><td class="trial-source">{esc(t.source_uri)}</td>'
-            f'<td class="trial-status status-{esc(t.status.lower())}">{esc(status_text(t))}</td>'
+            f'<td class="trial-status status-{esc(t.status.lower())}">{esc(t.status)}'
+            f'<br><span class="trial-message">{esc(t.status_message or "")}</span></td>'
             f'<td class="images">{c.total}</td><td class="anomalous">{c.anomalous}</td>'
             f'<td class="errors">{c.errors}</td><td class="reviewed">{c.reviewed}</td>'
             f'<td class="added">{c.added}</td><td>{esc(when(t.created_at))}</td></tr>'
@@ -70,6 +71,14 @@ def _rows(name: str, trials: list[TrialRow]) -> str:
         "<th>Images</th><th>Predicted anomalous</th><th>Errors</th><th>Reviewed</th><th>Added</th>"
         f"<th>Started</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _roots_hint(runtime: Runtime) -> str:
+    roots = [str(root) for root in runtime.settings.allow_local_roots]
+    if not roots:
+        return '<p class="trial-hint">This server reads no local folders; give an s3:// prefix.</p>'
+    listed = ", ".join(f"<code>{esc(root)}</code>" for root in roots)
+    return f'<p class="trial-hint">Local folders must lie under {listed}.</p>'
 
 
 def _start_form(name: str, models: list[dict[str, Any]], values: dict[str, str]) -> str:
@@ -116,7 +125,8 @@ async def trials_page(
         "<p>Run a trained model over new images, check each prediction, then add the verified "
         "images with their labels to a dataset.</p>"
     )
-    body = intro + "<h2>Start a trial</h2>" + _start_form(name, models, values or {}) + _rows(name, trials)
+    form = _start_form(name, models, values or {}) + (_roots_hint(runtime) if models else "")
+    body = intro + "<h2>Start a trial</h2>" + form + "<h2>Trials</h2>" + _rows(name, trials)
     return page(title, body, error=error, status_code=status_code, nav=nav, scripts=ASSETS)
 
 
