@@ -30,11 +30,15 @@ def pr_curve(scores: Sequence[float], labels: Sequence[bool]) -> list[PRPoint]:
     positives = sum(1 for label in labels if label)
     if positives == 0:
         return []
+    ranked = sorted(zip(scores, labels, strict=True), key=lambda pair: pair[0], reverse=True)
     points = []
-    for threshold in sorted(set(scores), reverse=True):
-        called = [label for score, label in zip(scores, labels, strict=True) if score >= threshold]
-        true_positives = sum(1 for label in called if label)
-        points.append(PRPoint(threshold, true_positives / len(called), true_positives / positives))
+    true_positives = 0
+    for index, (score, label) in enumerate(ranked):
+        true_positives += 1 if label else 0
+        last_of_tie = index + 1 == len(ranked) or ranked[index + 1][0] != score
+        if last_of_tie:
+            called = index + 1
+            points.append(PRPoint(score, true_positives / called, true_positives / positives))
     return points
 
 
@@ -55,6 +59,8 @@ def operating_point(predicted: Sequence[bool], labels: Sequence[bool]) -> tuple[
 WIDTH, HEIGHT = 420, 340
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 48
 TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# At most this many points get a marker (every n-th point beyond it); the curve keeps them all.
+MAX_MARKERS = 200
 
 
 def _x(recall: float) -> float:
@@ -92,17 +98,18 @@ def _axes() -> str:
 
 
 def pr_plot_svg(points: Sequence[PRPoint], operating: tuple[float, float] | None) -> str:
-    """The curve through ``points`` with each point marked, and ``operating`` (precision, recall)
-    as a distinct marker. Every marker carries its numbers as ``data-*`` attributes."""
+    """The curve through ``points`` with each point marked (every n-th beyond ``MAX_MARKERS``), and
+    ``operating`` (precision, recall) as a distinct marker. Markers carry their numbers as ``data-*``
+    attributes."""
     parts = [
         f'<svg class="pr-plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="Precision-recall curve">',
         _axes(),
     ]
     if points:
-        path = " ".join(f"{_x(p.recall):.2f},{_y(p.precision):.2f}" for p in points)
-        parts.append(f'<polyline points="{path}" class="curve"/>')
-        for p in points:
+        parts.append(f'<polyline points="{_path(points)}" class="curve"/>')
+        step = -(-len(points) // MAX_MARKERS)
+        for p in points[::step]:
             parts.append(
                 f'<circle cx="{_x(p.recall):.2f}" cy="{_y(p.precision):.2f}" r="3" class="pr-point" '
                 f'data-threshold="{p.threshold:.6f}" data-precision="{p.precision:.6f}" '
@@ -118,6 +125,18 @@ def pr_plot_svg(points: Sequence[PRPoint], operating: tuple[float, float] | None
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _path(points: Sequence[PRPoint]) -> str:
+    """The curve's coordinates, leaving out points that fall on the previous one's pixel."""
+    coordinates: list[str] = []
+    last = (-1.0, -1.0)
+    for p in points:
+        here = (round(_x(p.recall)), round(_y(p.precision)))
+        if here != last or p is points[-1]:
+            coordinates.append(f"{_x(p.recall):.2f},{_y(p.precision):.2f}")
+        last = here
+    return " ".join(coordinates)
 
 
 def _describe(precision: float, recall: float) -> str:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from openlookout.console.plots import PRPoint, operating_point, pr_curve, pr_plot_svg
+from openlookout.console.plots import MAX_MARKERS, PRPoint, operating_point, pr_curve, pr_plot_svg
 
 
 def test_pr_curve_on_a_hand_example() -> None:
@@ -77,3 +77,17 @@ def test_svg_marks_every_point_and_the_operating_point() -> None:
 def test_svg_without_points_still_draws_axes() -> None:
     svg = pr_plot_svg([], None)
     assert "polyline" not in svg and "operating-point" not in svg and ">Recall</text>" in svg
+
+
+def test_large_curves_mark_a_subset_and_stay_small() -> None:
+    count = 5 * MAX_MARKERS
+    scores = [i / count for i in range(count)]
+    labels = [i % 3 == 0 for i in range(count)]
+    points = pr_curve(scores, labels)
+    assert len(points) == count and points[-1].recall == 1.0
+    svg = pr_plot_svg(points, (0.5, 0.5))
+    markers = re.findall(r'class="pr-point" data-threshold="([\d.]+)"', svg)
+    assert len(markers) == MAX_MARKERS
+    assert float(markers[0]) == points[0].threshold
+    drawn = re.search(r'<polyline points="([^"]+)"', svg)
+    assert drawn is not None and 2 <= len(drawn.group(1).split()) < count
