@@ -43,6 +43,8 @@ def test_browser_trains_and_reviews_a_model(make_server: Any, s3: Any) -> None:
             # no navigation happened: the page updated itself, and now offers hosting and metrics
             assert page.evaluate("window.stillThisPage") is True
             expect(page.locator("#hosting button", has_text="Start hosting")).to_be_visible()
+            expect(page.locator("#packaging .package-form")).to_be_visible()
+            screenshot(page, "model")
 
             page.click("text=Metrics and test results")
             page.wait_for_url("**/models/1/metrics")
