@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import httpx
 import numpy as np
+import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 from tests.console.browser import launch, screenshot
@@ -104,7 +105,18 @@ def test_browser_paints_saves_and_reloads_a_mask(server: Any, lv: Any) -> None:
             assert _counts(page) == {"scratch": int(_brush_stroke().sum())}
 
             page.mouse.move(640, 500)
+            fitted = page.evaluate("maskEditor.zoom")
             page.mouse.wheel(0, 300)  # zoom out around the pointer; painting must still land right
+            assert page.evaluate("maskEditor.zoom") == pytest.approx(fitted / 1.2)
+            before = page.evaluate("[maskEditor.tx, maskEditor.ty]")
+            page.keyboard.down(" ")  # space + drag pans and paints nothing
+            page.mouse.down()
+            page.mouse.move(600, 470, steps=4)
+            page.mouse.up()
+            page.keyboard.up(" ")
+            after = page.evaluate("[maskEditor.tx, maskEditor.ty]")
+            assert after == pytest.approx([before[0] - 40, before[1] - 30])
+            assert _counts(page) == {"scratch": int(_brush_stroke().sum())}
             page.keyboard.press("1")
             page.click("[data-tool=polygon]")
             for x, y in ((80, 60), (120, 60), (120, 90), (80, 90), (80, 60)):
@@ -137,11 +149,20 @@ def test_browser_paints_saves_and_reloads_a_mask(server: Any, lv: Any) -> None:
             assert _counts(page) == want
             assert page.evaluate("maskEditor.labelAt(12, 21)") == "scratch"
             screenshot(page, "label-editor")
+
+            line = json.loads(
+                lv.list_dataset_entries(ProjectName="tiles", DatasetType="train")["DatasetEntries"][0]
+            )
+            sha = line["anomaly-mask-ref"][len("upload://") :].split("/", 1)[0]
+            with page.expect_navigation():
+                page.keyboard.press("n")  # relabel normal: the mask goes, the editor with it
+            expect(page.locator(".current-label")).to_have_text("normal")
+            expect(page.locator("#mask-editor")).to_have_count(0)
         finally:
             browser.close()
 
     line = json.loads(lv.list_dataset_entries(ProjectName="tiles", DatasetType="train")["DatasetEntries"][0])
-    sha = line["anomaly-mask-ref"][len("upload://") :].split("/", 1)[0]
+    assert "anomaly-mask-ref" not in line
     rgba = np.asarray(Image.open(io.BytesIO(server.runtime.blobs.get(sha))).convert("RGBA"))
     assert np.array_equal(rgba[..., 3] > 0, expected > 0)
     assert set(map(tuple, rgba[expected == SCRATCH])) == {(*COLOURS[SCRATCH], 255)}
