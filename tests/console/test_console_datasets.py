@@ -140,6 +140,27 @@ def test_folder_import_shows_counts_and_bad_folder_the_services_reason(
         assert _stats(empty.text, "train")["total"] == 8
 
 
+def test_project_page_refreshes_itself_while_a_dataset_is_busy(server: Any, lv: Any) -> None:
+    from openlookout.store import entries as repo
+
+    lv.create_project(ProjectName="busy")
+    lv.create_dataset(ProjectName="busy", DatasetType="train")
+    with server.runtime.db.begin() as conn:
+        settings = server.runtime.settings
+        project = repo.find_project(conn, settings.default_account_id, settings.default_region, "busy")
+        assert project is not None
+        dataset = repo.get_dataset(conn, project.id, "train")
+        assert dataset is not None
+        repo.set_dataset_status(conn, dataset.id, "UPDATE_IN_PROGRESS", "importing 3/10", time.time())
+    with _client(server) as web:
+        busy = web.get("/projects/busy")
+        assert 'data-auto-refresh="2000"' in busy.text and "importing 3/10" in busy.text
+        assert '<td class="status busy">UPDATE_IN_PROGRESS' in busy.text
+        with server.runtime.db.begin() as conn:
+            repo.set_dataset_status(conn, dataset.id, "UPDATE_COMPLETE", None, time.time())
+        assert "data-auto-refresh" not in web.get("/projects/busy").text
+
+
 def test_s3_prefix_import(server: Any, lv: Any, s3: Any) -> None:
     s3.create_bucket(Bucket="prefix-import")
     for i in range(3):
