@@ -102,6 +102,9 @@ def test_anomaly_types_page_adds_validates_lists_and_deletes(server: Any, lv: An
         assert server.runtime.jobs.wait_idle(30.0)
         listing = web.get("/projects/rings/anomaly-types").text
         assert _type_rows(listing)["chip"] == ("#00FF00", "in use (1 image)")
+        imported = web.get(_mask_url("rings", ref)).json()  # read from the service's copy of the mask
+        assert imported["types"] == [{"name": "chip", "color": "#00FF00"}]
+        assert sum(n for v, n in zip(imported["runs"][0::2], imported["runs"][1::2], strict=True) if v) == 64
         taken = web.post("/projects/rings/anomaly-types", data={"name": "other", "color": "#00ff00"})
         assert taken.status_code == 400 and "already used by anomaly type chip" in taken.text
 

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from openlookout.console.forms import first, read_form
 from openlookout.console.pages.anomaly_types import AnomalyType, types_of_project, types_path
 from openlookout.console.pages.gallery import _update_entries, gallery_path
-from openlookout.console.pages.labeling_lookup import DatasetImage, find_image
+from openlookout.console.pages.labeling_lookup import DatasetImage, StoredImage, find_entry, find_image
 from openlookout.console.render import esc, page, project_nav, url_part
 from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError, ValidationException
@@ -41,7 +41,7 @@ def api_path(name: str, dataset_type: str, what: str, ref: str) -> str:
     return f"{base}/{what}?{urlencode({'ref': ref})}"
 
 
-def _label_buttons(name: str, dataset_type: str, image: DatasetImage) -> str:
+def _label_buttons(name: str, dataset_type: str, image: StoredImage) -> str:
     current = image.entry.label or "unlabeled"
     buttons = "".join(
         f'<button name="label" value="{lab}" data-key="{lab[0]}"'
@@ -72,7 +72,7 @@ def _neighbours(name: str, dataset_type: str, image: DatasetImage) -> str:
     )
 
 
-def _editor(name: str, dataset_type: str, image: DatasetImage, types: list[AnomalyType]) -> str:
+def _editor(name: str, dataset_type: str, image: StoredImage, types: list[AnomalyType]) -> str:
     ref = image.entry.source_ref
     config = {
         "width": image.width,
@@ -125,7 +125,7 @@ Keys: 1-9 type, b brush, e eraser, p polygon, f fill, [ ] size, Ctrl+Z / Ctrl+Y 
 </section>"""
 
 
-def _plain_image(name: str, dataset_type: str, image: DatasetImage) -> str:
+def _plain_image(name: str, dataset_type: str, image: StoredImage) -> str:
     src = api_path(name, dataset_type, "image", image.entry.source_ref)
     return (
         '<p class="note">Label the image anomaly to paint its mask.</p>'
@@ -141,16 +141,17 @@ async def label_page(
     ref = request.query_params.get("ref", "")
     nav = project_nav(name, "gallery")
     try:
-        image = await run_in_threadpool(find_image, runtime, name, dataset_type, ref)
-        types = await run_in_threadpool(types_of_project, runtime, image.project_id)
+        view = await run_in_threadpool(find_image, runtime, name, dataset_type, ref)
+        types = await run_in_threadpool(types_of_project, runtime, view.image.project_id)
     except ServiceError as exc:
         back = f'<p><a href="{esc(gallery_path(name, dataset_type))}">Back to the gallery</a></p>'
         return page("Label image", back, error=exc.message, status_code=exc.status, nav=nav)
     title = ref.rsplit("/", 1)[-1] or ref
+    image = view.image
     body = (
         f'<p class="source-ref">{esc(ref)}</p>'
         + _label_buttons(name, dataset_type, image)
-        + _neighbours(name, dataset_type, image)
+        + _neighbours(name, dataset_type, view)
         + (
             _editor(name, dataset_type, image, types)
             if image.entry.label == "anomaly"
@@ -171,7 +172,7 @@ def _set_label(runtime: Runtime, name: str, dataset_type: str, ref: str, label: 
     chosen = next((lab for lab in LABELS if lab == label), None)
     if chosen is None:
         raise ValidationException("Choose normal or anomaly as the label.")
-    image = find_image(runtime, name, dataset_type, ref)
+    image = find_entry(runtime, name, dataset_type, ref)
     if image.entry.label != chosen:
         _update_entries(runtime, name, dataset_type, [ref], chosen)
 
@@ -190,7 +191,7 @@ async def set_label(runtime: Runtime, request: Request) -> Response:
 
 
 def _image_bytes(runtime: Runtime, name: str, dataset_type: str, ref: str) -> bytes:
-    image = find_image(runtime, name, dataset_type, ref)
+    image = find_entry(runtime, name, dataset_type, ref)
     return runtime.blobs.get(image.image_sha256)
 
 

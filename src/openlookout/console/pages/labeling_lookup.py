@@ -1,8 +1,8 @@
-"""Finding one image of a dataset for the labeling page: its entry, its neighbours, its files.
+"""Finding one image of a dataset for the labeling page: its entry, its files, its neighbours.
 
-Neighbours follow ListDatasetEntries order (entries in the order they were first added), read
-from the store for display; the entry itself comes through ListDatasetEntries so the page shows
-exactly the Ground Truth line the API returns.
+Read from the store for display (the stored Ground Truth line is the one ListDatasetEntries
+returns; the blob keys are the service's own copies of the image and mask). Neighbours follow
+ListDatasetEntries order: entries in the order they were first added.
 """
 
 from __future__ import annotations
@@ -10,73 +10,88 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from openlookout.console.calls import call_sync, console_context, every_page
+from openlookout.console.calls import call_sync, console_context
 from openlookout.errors import ResourceNotFoundException, ValidationException
 from openlookout.imaging.manifest import ManifestEntry, ManifestError, parse_line
 from openlookout.service.context import Runtime
 from openlookout.service.datasets import dataset_resource_id, require_dataset, require_project
 from openlookout.store.entries import project_entries
+from openlookout.store.gallery import entry_lines, page_images
 
 UPDATE_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
-class DatasetImage:
-    """One image of a dataset and where it sits in the dataset's order."""
+class StoredImage:
+    """One image of a dataset: its Ground Truth entry and the service's copies of its files."""
 
     project_id: int
     entry: ManifestEntry
     image_sha256: str
+    mask_sha256: str | None
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class DatasetImage:
+    """An image and where it sits in the dataset's order (``position`` 1-based)."""
+
+    image: StoredImage
     position: int
     total: int
     previous_ref: str | None
     next_ref: str | None
 
 
-def _entry_line(runtime: Runtime, name: str, dataset_type: str, ref: str) -> ManifestEntry | None:
-    params = {"ProjectName": name, "DatasetType": dataset_type, "SourceRefContains": ref}
-    for number, line in enumerate(every_page(runtime, "ListDatasetEntries", params, "DatasetEntries"), 1):
-        try:
-            entry = parse_line(line, number)
-        except ManifestError:
-            continue
-        if entry.source_ref == ref:
-            return entry
-    return None
-
-
-def find_image(runtime: Runtime, name: str, dataset_type: str, ref: str) -> DatasetImage:
-    """The image ``ref`` of the dataset; ResourceNotFoundException when the dataset lacks it."""
+def find_entry(runtime: Runtime, name: str, dataset_type: str, ref: str) -> StoredImage:
+    """The image ``ref`` of the dataset (two indexed lookups); ResourceNotFoundException if absent."""
     if not ref:
         raise ValidationException("Name the image to label (the ref parameter is missing).")
     ctx = console_context(runtime)
     project = require_project(runtime, ctx, name)
     dataset = require_dataset(runtime, ctx, name, dataset_type)
     with runtime.db.begin() as conn:
-        rows = sorted(
-            (e for e in project_entries(conn, project.id) if e.dataset_type == dataset.dataset_type),
-            key=lambda e: e.id,
-        )
-    index = next((i for i, row in enumerate(rows) if row.source_ref == ref), None)
-    entry = _entry_line(runtime, name, dataset_type, ref) if index is not None else None
-    if index is None or entry is None:
+        files = page_images(conn, dataset.id, [ref]).get(ref)
+        line = entry_lines(conn, dataset.id, [ref]).get(ref)
+    entry = None
+    if files is not None and line is not None:
+        try:
+            entry = parse_line(line, 1)
+        except ManifestError:
+            entry = None
+    if files is None or entry is None:
         raise ResourceNotFoundException(
             f"The {dataset_type} dataset of project {name} has no image {ref}.",
             resource_id=dataset_resource_id(name, dataset_type),
             resource_type="DATASET",
         )
-    return DatasetImage(
+    return StoredImage(
         project_id=project.id,
         entry=entry,
-        image_sha256=rows[index].image_sha256,
+        image_sha256=files.image_sha256,
+        mask_sha256=files.mask_sha256,
         width=project.image_width or 0,
         height=project.image_height or 0,
+    )
+
+
+def find_image(runtime: Runtime, name: str, dataset_type: str, ref: str) -> DatasetImage:
+    """``find_entry`` plus the previous and next images in ListDatasetEntries order."""
+    image = find_entry(runtime, name, dataset_type, ref)
+    with runtime.db.begin() as conn:
+        refs = [
+            e.source_ref
+            for e in sorted(project_entries(conn, image.project_id), key=lambda e: e.id)
+            if e.dataset_type == dataset_type
+        ]
+    index = refs.index(ref) if ref in refs else 0
+    return DatasetImage(
+        image=image,
         position=index + 1,
-        total=len(rows),
-        previous_ref=rows[index - 1].source_ref if index > 0 else None,
-        next_ref=rows[index + 1].source_ref if index + 1 < len(rows) else None,
+        total=len(refs),
+        previous_ref=refs[index - 1] if index > 0 else None,
+        next_ref=refs[index + 1] if index + 1 < len(refs) else None,
     )
 
 

@@ -20,16 +20,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from openlookout.blobs.base import BlobError
 from openlookout.console.masks import encode_runs, mask_png, read_painted, stored_labels
 from openlookout.console.pages.anomaly_types import types_of_project
-from openlookout.console.pages.labeling_lookup import apply_line, find_image
+from openlookout.console.pages.labeling_lookup import apply_line, find_entry
 from openlookout.console.routing import Binder
 from openlookout.errors import ServiceError, ValidationException
-from openlookout.imaging.images import MAX_IMAGE_BYTES, ImageRejected
+from openlookout.imaging.images import ImageRejected
 from openlookout.imaging.manifest import DEFAULT_MASK_ATTRIBUTE, new_entry, render_entry
 from openlookout.service.context import Runtime
 from openlookout.service.imports import UPLOAD_SCHEME
-from openlookout.sources.reader import SourceError
 
 # A run-length label map is small; even an all-noise 4096 x 4096 map stays well below this.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -38,18 +38,18 @@ JOB_NAME = "openlookout/console"
 
 def read_mask(runtime: Runtime, name: str, dataset_type: str, ref: str) -> dict[str, Any]:
     """The image's stored mask as the editor's label map document."""
-    image = find_image(runtime, name, dataset_type, ref)
+    image = find_entry(runtime, name, dataset_type, ref)
     entry = image.entry
     document: dict[str, Any] = {"width": image.width, "height": image.height, "types": [], "runs": []}
-    if entry.mask_ref is None:
+    if image.mask_sha256 is None or entry.mask_ref is None:
         return document
     try:
-        data = runtime.sources.read(entry.mask_ref, max_bytes=MAX_IMAGE_BYTES)
+        data = runtime.blobs.get(image.mask_sha256)
         labels, names = stored_labels(
             data, entry.colors, entry.background, image.width, image.height, name=entry.mask_ref
         )
-    except SourceError as exc:
-        raise ValidationException(f"The stored mask cannot be read: {exc.reason}") from None
+    except BlobError as exc:
+        raise ValidationException(f"The stored mask cannot be read: {exc}") from None
     except ImageRejected as exc:
         raise ValidationException(f"The stored mask cannot be used: {exc.reason}") from None
     colour_of = {n: c for c, n in reversed(entry.colors.items())}
@@ -60,7 +60,7 @@ def read_mask(runtime: Runtime, name: str, dataset_type: str, ref: str) -> dict[
 
 def save_mask(runtime: Runtime, name: str, dataset_type: str, ref: str, document: Any) -> dict[str, Any]:
     """Store the painted label map as the image's mask; the pixel count of each type saved."""
-    image = find_image(runtime, name, dataset_type, ref)
+    image = find_entry(runtime, name, dataset_type, ref)
     painted = read_painted(document, image.width, image.height)
     known = {t.name: t.color for t in types_of_project(runtime, image.project_id)}
     for type_name in painted.types:
