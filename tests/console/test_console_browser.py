@@ -105,7 +105,7 @@ def test_browser_uploads_many_files_in_parallel_and_lists_each_refusal(
     assert (stats["Total"], stats["Normal"]) == (9, 9)
 
 
-def test_browser_gallery_filters_and_opens_the_labeling_page(server: Any, lv: Any) -> None:
+def test_browser_gallery_filters_multi_selects_and_links_the_labeling_page(server: Any, lv: Any) -> None:
     lv.create_project(ProjectName="shots")
     for seed in range(8):
         lv_upload = server.url + "/openlookout/v1/projects/shots/datasets/train/images"
@@ -135,5 +135,19 @@ def test_browser_gallery_filters_and_opens_the_labeling_page(server: Any, lv: An
             assert href is not None and href.startswith(
                 "/projects/shots/datasets/train/label?ref=upload%3A%2F%2F"
             )
+
+            boxes = page.locator(".tile input[name=ref]")
+            page.click("button.select-all")
+            expect(page.locator(".tile input[name=ref]:checked")).to_have_count(3)
+            page.click("button.select-all")
+            expect(page.locator(".tile input[name=ref]:checked")).to_have_count(0)
+            boxes.nth(0).click()
+            boxes.nth(2).click(modifiers=["Shift"])
+            expect(page.locator(".tile input[name=ref]:checked")).to_have_count(3)
+            with page.expect_navigation():
+                page.keyboard.press("n")
+            expect(page.locator(".tile")).to_have_count(0)
         finally:
             browser.close()
+    stats = lv.describe_dataset(ProjectName="shots", DatasetType="train")["DatasetDescription"]["ImageStats"]
+    assert (stats["Normal"], stats["Anomaly"]) == (8, 0)

@@ -206,7 +206,9 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
     grid = (
         f'<form method="post" action="{esc(path)}/labels" class="labeling">'
         f'<input type="hidden" name="back" value="{esc(here)}">'
-        f'<p class="actions">Label selected: {buttons}</p><div class="grid">{tiles}</div></form>'
+        f'<p class="actions"><button type="button" class="select-all">Select all (page)</button> '
+        f"Label selected: {buttons}</p>"
+        f'<div class="grid">{tiles}</div></form>'
     )
     body = (
         _dataset_switch(name, dataset_type, existing)

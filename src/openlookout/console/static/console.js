@@ -92,7 +92,30 @@ function setUpUpload(section) {
   });
 }
 
+// Multi-select: "select all" toggles every image of the page; shift-click selects a range.
+function setUpSelection(form) {
+  const boxes = Array.from(form.querySelectorAll("input[name=ref]"));
+  const all = form.querySelector("button.select-all");
+  if (all) {
+    all.addEventListener("click", () => {
+      const select = boxes.some((box) => !box.checked);
+      boxes.forEach((box) => { box.checked = select; });
+    });
+  }
+  let last = null;
+  boxes.forEach((box, index) => {
+    box.addEventListener("click", (event) => {
+      if (event.shiftKey && last !== null) {
+        const [from, to] = last < index ? [last, index] : [index, last];
+        for (let i = from; i <= to; i++) boxes[i].checked = box.checked;
+      }
+      last = index;
+    });
+  });
+}
+
 function setUpLabeling(form) {
+  setUpSelection(form);
   document.addEventListener("keydown", (event) => {
     if (event.target.matches("input[type=text], input:not([type]), select, textarea")) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
