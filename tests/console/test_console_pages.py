@@ -68,6 +68,21 @@ def test_projects_page_create_and_delete_through_forms(server: Any, lv: Any) -> 
         assert lv.list_projects()["Projects"] == []
 
 
+def test_project_deleted_together_with_its_datasets(server: Any, lv: Any) -> None:
+    lv.create_project(ProjectName="crates")
+    with _client(server) as web:
+        web.post("/projects/crates/datasets", data={"layout": "separate"})
+        for seed in range(2):
+            assert _upload(web, "crates", png_image(seed=seed), f"c{seed}.png").status_code == 200
+        confirm = web.get("/projects/crates/delete")
+        assert "dataset &#x27;train&#x27; (2 images)" in confirm.text
+        assert "dataset &#x27;test&#x27; (0 images)" in confirm.text
+        assert 'name="datasets" value="yes"' in confirm.text
+        deleted = web.post("/projects/crates/delete", data={"datasets": "yes"})
+        assert deleted.status_code == 200 and "No projects yet" in deleted.text
+    assert lv.list_projects()["Projects"] == []
+
+
 def test_project_page_shows_datasets_stats_and_readiness(server: Any, lv: Any) -> None:
     lv.create_project(ProjectName="gears")
     with _client(server) as web:

@@ -1,4 +1,9 @@
-"""The projects list (``/``), project creation and deletion with its confirmation page."""
+"""The projects list (``/``), project creation and deletion with its confirmation page.
+
+The confirmation page lists what the project holds (datasets with their image counts, model
+versions). A project with datasets but no models can be deleted together with its datasets
+(DeleteDataset for each, then DeleteProject), as the AWS console offered.
+"""
 
 from __future__ import annotations
 
@@ -76,15 +81,28 @@ async def create_project(runtime: Runtime, request: Request) -> Response:
     return RedirectResponse(f"/projects/{url_part(name)}", status_code=303)
 
 
-def _remaining(runtime: Runtime, name: str) -> list[str]:
+def _remaining(runtime: Runtime, name: str) -> tuple[list[str], list[str]]:
+    """What the project still holds: (its dataset types, its model versions as text)."""
     description = call_sync(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
-    items = [f"dataset '{d['DatasetType']}'" for d in description.get("Datasets", [])]
+    datasets = [d["DatasetType"] for d in description.get("Datasets", [])]
     try:
         models = every_page(runtime, "ListModels", {"ProjectName": name}, "Models")
     except ServiceError:
         models = []
-    items += [f"model version {m.get('ModelVersion')}" for m in models]
-    return items
+    return datasets, [str(m.get("ModelVersion")) for m in models]
+
+
+def _image_count(runtime: Runtime, name: str, dataset_type: str) -> int:
+    described = call_sync(runtime, "DescribeDataset", {"ProjectName": name, "DatasetType": dataset_type})
+    return int(described["DatasetDescription"].get("ImageStats", {}).get("Total", 0))
+
+
+def _holdings(runtime: Runtime, name: str) -> tuple[list[str], list[str], bool]:
+    """Lines naming what the project holds, the dataset types, and whether models remain."""
+    datasets, models = _remaining(runtime, name)
+    items = [f"dataset '{t}' ({_image_count(runtime, name, t)} images)" for t in datasets]
+    items += [f"model version {version}" for version in models]
+    return items, datasets, bool(models)
 
 
 async def confirm_delete(
@@ -92,28 +110,48 @@ async def confirm_delete(
 ) -> Response:
     name = request.path_params["name"]
     try:
-        remaining = await run_in_threadpool(_remaining, runtime, name)
+        items, datasets, has_models = await run_in_threadpool(_holdings, runtime, name)
     except ServiceError as exc:
         back = '<p><a href="/">Back to projects</a></p>'
         return page("Delete project", back, error=exc.message, status_code=exc.status)
-    listing = "".join(f"<li>{esc(item)}</li>" for item in remaining)
+    listing = "".join(f"<li>{esc(item)}</li>" for item in items)
+    if has_models:
+        models = f'<a href="/projects/{url_part(name)}/models">models page</a>'
+        held = f"<p>It still holds these; delete its model versions first (on the {models}):</p>"
+    elif datasets:
+        held = "<p>It still holds these, which must be deleted first:</p>"
+    else:
+        held = "<p>It holds no datasets or models.</p>"
+    option = (
+        '<p><label><input type="checkbox" name="datasets" value="yes"> '
+        "also delete its datasets (their images and labels; your original files stay)</label></p>"
+        if datasets and not has_models
+        else ""
+    )
     body = (
         f"<p>Project <strong>{esc(name)}</strong> will be deleted.</p>"
-        + (
-            f"<p>It still holds these, which must be deleted first:</p><ul class='remaining'>{listing}</ul>"
-            if remaining
-            else "<p>It holds no datasets or models.</p>"
-        )
-        + f'<form method="post" action="/projects/{url_part(name)}/delete"><button class="danger">'
+        + held
+        + (f"<ul class='remaining'>{listing}</ul>" if items else "")
+        + f'<form method="post" action="/projects/{url_part(name)}/delete">{option}<button class="danger">'
         'Delete project</button> <a href="/">Cancel</a></form>'
     )
     return page(f"Delete {name}", body, error=error, status_code=status_code)
 
 
+def _delete_project(runtime: Runtime, name: str, with_datasets: bool) -> None:
+    if with_datasets:
+        datasets, models = _remaining(runtime, name)
+        if not models:
+            for dataset_type in datasets:
+                call_sync(runtime, "DeleteDataset", {"ProjectName": name, "DatasetType": dataset_type})
+    call_sync(runtime, "DeleteProject", {"ProjectName": name})
+
+
 async def delete_project(runtime: Runtime, request: Request) -> Response:
     name = request.path_params["name"]
+    with_datasets = first(await read_form(request), "datasets") == "yes"
     try:
-        await call(runtime, "DeleteProject", {"ProjectName": name})
+        await run_in_threadpool(_delete_project, runtime, name, with_datasets)
     except ServiceError as exc:
         return await confirm_delete(runtime, request, error=exc.message, status_code=exc.status)
     return RedirectResponse("/", status_code=303)
