@@ -334,6 +334,14 @@ def test_anomaly_type_filter_mask_marker_and_dataset_switch(server: Any, lv: Any
         assert _gallery_refs(dent.text) == ["s3://types-filter/img/a2.png"]
         none = web.get("/projects/types/datasets/train/gallery", params={"type": "dent", "contains": "a1"})
         assert _gallery_refs(none.text) == [] and "No images match" in none.text
+        normal = web.get(
+            "/projects/types/datasets/train/gallery", params={"type": "scratch", "class": "normal"}
+        )
+        assert _gallery_refs(normal.text) == []
+        both = web.get(
+            "/projects/types/datasets/train/gallery", params={"type": "scratch", "class": "anomaly"}
+        )
+        assert len(_gallery_refs(both.text)) == 2
         crack = web.get("/projects/types/datasets/train/gallery", params={"type": "crack"})
         assert _gallery_refs(crack.text) == []
         forged = web.get("/projects/types/datasets/train/gallery", params={"type": "dent", "after": "abc"})
