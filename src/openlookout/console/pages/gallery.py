@@ -13,7 +13,6 @@ loses them (the service refuses a normal image with an anomaly mask).
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
 from openlookout.console.calls import call_sync, console_context
+from openlookout.console.dataset_updates import apply_lines
 from openlookout.console.forms import first, read_form
 from openlookout.console.render import esc, page, project_nav, url_part
 from openlookout.console.routing import Binder, PageRoute
@@ -33,7 +33,6 @@ from openlookout.service.datasets import require_dataset
 from openlookout.store import gallery as store
 
 PAGE_SIZE = 60
-UPDATE_WAIT_SECONDS = 30.0
 LABELS: tuple[Label, ...] = ("normal", "anomaly")
 DATASET_TYPES = ("train", "test")
 FILTERS = ("labeled", "class", "type", "contains")
@@ -246,18 +245,8 @@ def _update_entries(runtime: Runtime, name: str, dataset_type: str, refs: list[s
     dataset = require_dataset(runtime, console_context(runtime), name, dataset_type)
     with runtime.db.begin() as conn:
         stored = store.entry_lines(conn, dataset.id, refs)
-    changes = "\n".join(relabeled_line(stored.get(ref), ref, label) for ref in dict.fromkeys(refs))
-    target = {"ProjectName": name, "DatasetType": dataset_type}
-    call_sync(runtime, "UpdateDatasetEntries", {**target, "Changes": changes.encode("utf-8")})
-    deadline = time.monotonic() + UPDATE_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        description = call_sync(runtime, "DescribeDataset", target)["DatasetDescription"]
-        status = description["Status"]
-        if status != "UPDATE_IN_PROGRESS":
-            if "FAILED" in status:
-                raise ValidationException(description.get("StatusMessage") or "The label update failed.")
-            return
-        time.sleep(0.05)
+    lines = [relabeled_line(stored.get(ref), ref, label) for ref in dict.fromkeys(refs)]
+    apply_lines(runtime, name, dataset_type, lines)
 
 
 def _apply_labels(runtime: Runtime, name: str, dataset_type: str, refs: list[str], label: str) -> None:

@@ -7,18 +7,16 @@ ListDatasetEntries order: entries in the order they were first added.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-from openlookout.console.calls import call_sync, console_context
+from openlookout.console.calls import console_context
+from openlookout.console.dataset_updates import apply_lines
 from openlookout.errors import ResourceNotFoundException, ValidationException
 from openlookout.imaging.manifest import ManifestEntry, ManifestError, parse_line
 from openlookout.service.context import Runtime
 from openlookout.service.datasets import dataset_resource_id, require_dataset, require_project
 from openlookout.store.entries import project_entries
 from openlookout.store.gallery import entry_lines, page_images
-
-UPDATE_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -96,19 +94,5 @@ def find_image(runtime: Runtime, name: str, dataset_type: str, ref: str) -> Data
 
 
 def apply_line(runtime: Runtime, name: str, dataset_type: str, line: str) -> None:
-    """UpdateDatasetEntries with one Ground Truth line; waits for the update to end.
-
-    The gallery's ``_update_entries`` writes its own fresh lines (no masks), so this sends the
-    line it is given and waits the same way: until the dataset leaves UPDATE_IN_PROGRESS.
-    """
-    target = {"ProjectName": name, "DatasetType": dataset_type}
-    call_sync(runtime, "UpdateDatasetEntries", {**target, "Changes": line.encode("utf-8")})
-    deadline = time.monotonic() + UPDATE_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        description = call_sync(runtime, "DescribeDataset", target)["DatasetDescription"]
-        if description["Status"] != "UPDATE_IN_PROGRESS":
-            if "FAILED" in description["Status"]:
-                raise ValidationException(description.get("StatusMessage") or "The update failed.")
-            return
-        time.sleep(0.05)
-    raise ValidationException("The update is still running; reload the page in a moment to see it.")
+    """UpdateDatasetEntries with one Ground Truth line; waits for the update to end."""
+    apply_lines(runtime, name, dataset_type, [line])
