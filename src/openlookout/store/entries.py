@@ -345,10 +345,16 @@ def list_entry_page(
     conn: Connection, dataset_id: int, filters: EntryFilter, after_id: int | None, limit: int
 ) -> tuple[list[str], int | None]:
     """One page of entry JSON lines in id order; returns the lines and the last id if more follow."""
+    return entry_lines_page(conn, _filter_clauses(conn, dataset_id, filters), after_id, limit)
+
+
+def entry_lines_page(
+    conn: Connection, clauses: list[ColumnElement[bool]], after_id: int | None, limit: int
+) -> tuple[list[str], int | None]:
+    """Entry JSON lines matching ``clauses`` in id order after ``after_id``; the last id if more follow."""
     c = dataset_entries.c
-    clauses = _filter_clauses(conn, dataset_id, filters)
     if after_id is not None:
-        clauses.append(c.id > after_id)
+        clauses = [*clauses, c.id > after_id]
     rows = conn.execute(
         select(c.id, c.entry_json).where(and_(*clauses)).order_by(c.id).limit(limit + 1)
     ).all()

@@ -17,9 +17,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Text, and_, cast, func, select
+from sqlalchemy import Connection, Text, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from openlookout.store.entries import entry_lines_page
 from openlookout.store.tables import anomaly_labels, console_anomaly_types, dataset_entries
 
 # SQLite allows 999 bound parameters per statement in old builds; stay well below.
@@ -104,11 +105,4 @@ def entries_of_type(
     ]
     if ref_contains:
         clauses.append(_contains(conn, c.source_ref, ref_contains))
-    if after_id is not None:
-        clauses.append(c.id > after_id)
-    rows = conn.execute(
-        select(c.id, c.entry_json).where(and_(*clauses)).order_by(c.id).limit(limit + 1)
-    ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [r.entry_json for r in rows], (rows[-1].id if more and rows else None)
+    return entry_lines_page(conn, clauses, after_id, limit)
