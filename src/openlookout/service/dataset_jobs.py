@@ -107,7 +107,9 @@ def run_source_import(runtime: Runtime, payload: dict[str, Any]) -> None:
                 job_name="labeling-job/auto-label",
                 creation_date=stamp,
             )
-            parsed.candidates.append(Candidate(position=position, where=f"image {image.uri}", entry=entry))
+            parsed.candidates.append(
+                Candidate(position=position, where=f"image {image.uri}", entry=entry, names_image=True)
+            )
         return parsed
 
     if payload.get("creating"):

@@ -65,7 +65,7 @@ class IngestError(Exception):
 
 @dataclass(frozen=True)
 class Candidate:
-    """One entry to ingest. ``where`` names it in messages ("line 7" or the image's URI)."""
+    """One entry to ingest. ``where`` names it in messages ("line 7", or "image <name>")."""
 
     position: int
     where: str
@@ -73,6 +73,8 @@ class Candidate:
     base: str | None = None
     # Bytes already at hand (an upload); otherwise the image is read through the SourceReader.
     data: bytes | None = None
+    # True when ``where`` already names the image, so messages about it need not repeat it.
+    names_image: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ class _ProgressReporter:
 def _fetch_one(runtime: Runtime, candidate: Candidate) -> Fetched | IngestError:
     entry = candidate.entry
     where = candidate.where
-    subject = f"image {entry.source_ref}"
+    subject = where if candidate.names_image else f"{where}: image {entry.source_ref}"
     try:
         data = candidate.data
         if data is None:
@@ -205,7 +207,7 @@ def _fetch_one(runtime: Runtime, candidate: Candidate) -> Fetched | IngestError:
         mask_key: str | None = None
         types: tuple[str, ...] = ()
         if entry.mask_ref is not None:
-            subject = f"mask {entry.mask_ref}"
+            subject = f"{where}: mask {entry.mask_ref}"
             mask_data = runtime.sources.read(entry.mask_ref, base=candidate.base, max_bytes=MAX_IMAGE_BYTES)
             mask = inspect_mask(
                 mask_data,
@@ -220,12 +222,10 @@ def _fetch_one(runtime: Runtime, candidate: Candidate) -> Fetched | IngestError:
     except SourceError as exc:
         return IngestError(f"{where}: {exc.reason}", candidate.position)
     except ImageRejected as exc:
-        return IngestError(f"{where}: {subject}: {exc.reason}", candidate.position)
+        return IngestError(f"{subject}: {exc.reason}", candidate.position)
     except Exception as exc:
         log.exception("ingesting %s failed", entry.source_ref)
-        return IngestError(
-            f"{where}: {subject} could not be stored ({type(exc).__name__})", candidate.position
-        )
+        return IngestError(f"{subject} could not be stored ({type(exc).__name__})", candidate.position)
     return Fetched(candidate, image_key, info.width, info.height, mask_key, types)
 
 

@@ -102,7 +102,9 @@ def add_image(
     elif dataset.status not in STABLE_STATES:
         raise busy_conflict(project_name, dataset, "updated")
     entry = new_entry(source_ref, cast(Label | None, label), job_name="openlookout/upload")
-    batch = ParsedBatch(candidates=[Candidate(position=1, where=f"image {name}", entry=entry, data=data)])
+    batch = ParsedBatch(
+        candidates=[Candidate(position=1, where=f"image {name}", entry=entry, data=data, names_image=True)]
+    )
 
     def finish(conn: Connection, current: repo.DatasetRow) -> None:
         if current.status not in STABLE_STATES:
