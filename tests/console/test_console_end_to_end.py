@@ -416,7 +416,9 @@ def test_console_end_to_end(make_server: Any, s3: Any, tmp_path: Path) -> None:
         timeout=30.0,
     )
     assert api.status_code == 400
-    assert reason == f"{BAD_NAME}: {api.json()['message']}"
+    message = api.json()["message"]
+    assert message.startswith(f"image {BAD_NAME}: ")  # the service names the file once ...
+    assert reason == f"{BAD_NAME}: {message.removeprefix(f'image {BAD_NAME}: ')}"  # ... and so does the page
 
     _wait_datasets_settled(lv)
     assert _stats(lv, "test") == (2 * PER_GROUP, 2 * PER_GROUP, PER_GROUP, PER_GROUP)

@@ -90,7 +90,8 @@ def _view(runtime: Runtime, name: str, trial_id: int, filters: dict[str, str]) -
         anomalous_first=filters["order"] == "anomalous",
     )
     description = call_sync(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
-    datasets = sorted(d["DatasetType"] for d in description.get("Datasets", []))
+    # The train dataset first: it is where verified images usually go.
+    datasets = sorted((d["DatasetType"] for d in description.get("Datasets", [])), key=lambda t: t != "train")
     return view, datasets
 
 

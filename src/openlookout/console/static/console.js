@@ -52,7 +52,10 @@ async function uploadFiles(section, files) {
     failures.forEach((message, index) => {
       if (message === null) return;
       const item = document.createElement("li");
-      item.textContent = files[index].name + ": " + message;
+      // The service names the image itself ("image a.png: ..."); say the name only once.
+      const own = "image " + files[index].name + ": ";
+      const reason = message.startsWith(own) ? message.slice(own.length) : message;
+      item.textContent = files[index].name + ": " + reason;
       errors.appendChild(item);
     });
   };
