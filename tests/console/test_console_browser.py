@@ -67,8 +67,11 @@ def test_browser_uploads_many_files_in_parallel_and_lists_each_refusal(
     wrong_size.write_bytes(png_image(width=128, height=64, seed=7))
     duplicate = tmp_path / "copy-of-part3.png"
     duplicate.write_bytes(files[3].read_bytes())
+    too_large = tmp_path / "huge.png"
+    too_large.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(8 * 1024 * 1024))
     files[4:4] = [wrong_format, wrong_size]
     files.append(duplicate)
+    files.insert(7, too_large)
     lv.create_project(ProjectName="batch")
     with sync_playwright() as playwright:
         browser = launch(playwright)
@@ -86,21 +89,22 @@ def test_browser_uploads_many_files_in_parallel_and_lists_each_refusal(
             expect(page.locator("tr[data-dataset=test]")).to_have_count(1)
             page.select_option("#upload select[name=label]", "normal")
             page.set_input_files("#upload input[type=file]", [str(f) for f in files])
-            expect(page.locator("#upload .progress")).to_have_text("Uploaded 9 of 12 (3 failed)")
+            expect(page.locator("#upload .progress")).to_have_text("Uploaded 9 of 13 (4 failed)")
             errors = page.locator("#upload .upload-errors li")
-            expect(errors).to_have_count(3)
+            expect(errors).to_have_count(4)
             reasons = errors.all_inner_texts()
             screenshot(page, "project")
         finally:
             browser.close()
     by_name = {text.split(": ", 1)[0]: text.split(": ", 1)[1] for text in reasons}
     assert set(by_name) in (
-        {"notes.png", "wide.png", "copy-of-part3.png"},
-        {"notes.png", "wide.png", "part3.png"},
+        {"notes.png", "wide.png", "huge.png", "copy-of-part3.png"},
+        {"notes.png", "wide.png", "huge.png", "part3.png"},
     )
     assert "128x64" in by_name["wide.png"] and "same size" in by_name["wide.png"]
     assert "same content" in (by_name.get("copy-of-part3.png") or by_name["part3.png"])
     assert len(by_name["notes.png"]) > 10
+    assert str(8 * 1024 * 1024 + 8) in by_name["huge.png"] and str(8 * 1024 * 1024) in by_name["huge.png"]
     stats = lv.describe_dataset(ProjectName="batch", DatasetType="train")["DatasetDescription"]["ImageStats"]
     assert (stats["Total"], stats["Normal"]) == (9, 9)
 
