@@ -42,6 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--fractal-weight", type=float, default=defaults.fractal_weight)
+    parser.add_argument("--texture-weight", type=float, default=defaults.texture_weight)
+    parser.add_argument("--mark-weight", type=float, default=defaults.mark_weight)
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start a new run from a backbone state dict or from another run's checkpoint.pt (heads too)",
+    )
+    parser.add_argument(
+        "--snapshot-every", type=int, default=0, help="also write the fp16 backbone every N steps"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this")
@@ -50,9 +63,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--export", type=Path, default=None, help="export the backbone to this folder and exit"
     )
+    parser.add_argument(
+        "--export-bn-size",
+        type=int,
+        default=None,
+        help="with --export: first re-estimate BatchNorm statistics on formula images of this size",
+    )
+    parser.add_argument(
+        "--export-snapshot",
+        type=int,
+        default=None,
+        help="with --export: export the run's snapshot of this step instead of its checkpoint",
+    )
     args = parser.parse_args(argv)
     if args.export is not None:
-        path = export_weights(args.run_dir, args.export)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        path = export_weights(
+            args.run_dir, args.export, bn_image_size=args.export_bn_size, snapshot_step=args.export_snapshot
+        )
         print(json.dumps(json.loads(path.with_suffix(".json").read_text(encoding="utf-8")), indent=2))
         return 0
     if args.threads:
@@ -67,10 +96,19 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         lr=args.lr,
         warmup_steps=args.warmup_steps,
+        weight_decay=args.weight_decay,
+        fractal_weight=args.fractal_weight,
+        texture_weight=args.texture_weight,
+        mark_weight=args.mark_weight,
     )
     trainer = Trainer(args.run_dir, config, args.device, init_from=args.init_from)
     print(f"run {args.run_dir}: step {trainer.step}/{trainer.config.steps} on {args.device}", flush=True)
-    trainer.run(max_minutes=args.max_minutes, log_every=args.log_every, save_every_s=args.save_every_s)
+    trainer.run(
+        max_minutes=args.max_minutes,
+        log_every=args.log_every,
+        save_every_s=args.save_every_s,
+        snapshot_every=args.snapshot_every,
+    )
     print(f"stopped at step {trainer.step}; checkpoint in {args.run_dir}", flush=True)
     return 0
 

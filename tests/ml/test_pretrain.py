@@ -23,6 +23,8 @@ from openlookout.ml.pretrained import (
     shipped_weights_info,
 )
 
+CONV = "layer1.0.conv1.weight"
+
 
 def test_categories_are_deterministic_and_contractive() -> None:
     first = search_categories(6, seed=11)
@@ -63,8 +65,33 @@ def test_run_resumes_and_exports(tmp_path: Path) -> None:
     model = build_backbone(depth=3, seed=5)
     assert load_pretrained(model, tmp_path / "weights")
     follow = Trainer(tmp_path / "next", config, init_from=tmp_path / "weights" / WEIGHTS_FILE)
-    assert torch.equal(follow.model.backbone.layer1[0].conv1.weight, model.layer1[0].conv1.weight)
+    assert torch.equal(follow.model.backbone.state_dict()[CONV], model.state_dict()[CONV])
     assert follow.history[0]["init_sha256"] == record["sha256"]
+
+
+def test_continuation_from_a_checkpoint_snapshot_export_and_batchnorm(tmp_path: Path) -> None:
+    small = {"batch_size": 4, "image_size": 32, "n_fractal": 4, "n_texture": 4, "warmup_steps": 1}
+    Trainer(tmp_path / "parent", TrainConfig(steps=2, **small)).run()
+    parent = torch.load(tmp_path / "parent" / "checkpoint.pt", map_location="cpu", weights_only=False)
+    config = TrainConfig(steps=2, lr=0.01, fractal_weight=0.0, texture_weight=0.0, **small)
+    child = Trainer(tmp_path / "child", config, init_from=tmp_path / "parent" / "checkpoint.pt")
+    assert child.step == 0 and child.history[0]["init_step"] == 2 and child.history[0]["init_heads"]
+    assert torch.equal(child.model.state_dict()["mark_head.1.weight"], parent["model"]["mark_head.1.weight"])
+    child.run(log_every=1, snapshot_every=1)
+    assert (tmp_path / "child" / "snapshots" / "step00001.pt").is_file()
+    export_weights(
+        tmp_path / "child", tmp_path / "w", snapshot_step=1, bn_image_size=48, bn_batches=1, bn_batch_size=2
+    )
+    record = json.loads((tmp_path / "w" / RECORD_FILE).read_text())
+    assert record["steps"] == 1 and record["steps_total"] == 3 and record["images_seen_total"] == 12
+    assert record["history"][-1]["to_step"] == 1
+    assert record["objective"] == "1 synthetic-mark localisation"
+    assert record["batchnorm"]["image_size"] == 48
+    snapshot = torch.load(tmp_path / "child" / "snapshots" / "step00001.pt", weights_only=True)
+    exported = torch.load(tmp_path / "w" / WEIGHTS_FILE, weights_only=True)
+    assert torch.equal(snapshot["layer1.0.conv1.weight"], exported["layer1.0.conv1.weight"])
+    assert not torch.equal(snapshot["bn1.running_mean"], exported["bn1.running_mean"])
+    assert load_pretrained(build_backbone(depth=3), tmp_path / "w")
 
 
 def test_shipped_weights_hash_and_load(tmp_path: Path) -> None:
@@ -78,13 +105,13 @@ def test_shipped_weights_hash_and_load(tmp_path: Path) -> None:
         assert key in info
     for depth in (2, 3):
         model = build_backbone(depth=depth, seed=0)
-        before = model.layer1[0].conv1.weight.clone()
+        before = model.state_dict()[CONV].clone()
         assert load_pretrained(model)
-        assert not torch.equal(before, model.layer1[0].conv1.weight)
+        assert not torch.equal(before, model.state_dict()[CONV])
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = build_backbone(depth=3, seed=0)
     load_pretrained(model)
-    assert torch.equal(model.layer2[0].conv1.weight, state["layer2.0.conv1.weight"].float())
+    assert torch.equal(model.state_dict()["layer2.0.conv1.weight"], state["layer2.0.conv1.weight"].float())
 
     corrupt = tmp_path / "weights"
     shutil.copytree(WEIGHTS_DIR, corrupt)

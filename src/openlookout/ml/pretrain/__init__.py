@@ -10,4 +10,4 @@ Modules: :mod:`.ifs` (fractal categories and rendering), :mod:`.textures` (textu
 :mod:`.model` (backbone plus training heads), :mod:`.train` (the resumable loop and export).
 """
 
-SCRIPT_VERSION = "1.0"
+SCRIPT_VERSION = "1.1"

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from openlookout.ml.backbone import load_state_dict_file
+from openlookout.ml.backbone import build_backbone, load_state_dict_file
 from openlookout.ml.pretrain import SCRIPT_VERSION
 from openlookout.ml.pretrain.generator import FormulaImages
 from openlookout.ml.pretrain.model import PretrainNet
@@ -30,6 +30,7 @@ from openlookout.ml.pretrained import sha256_file
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
+BN_SEED_OFFSET = 1_000_000  # BatchNorm re-estimation draws its images from a seed training never used
 
 
 @dataclass
@@ -49,6 +50,7 @@ class TrainConfig:
     mark_weight: float = 1.0
     texture_weight: float = 0.5
     label_smoothing: float = 0.1
+    fractal_weight: float = 1.0
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -76,7 +78,11 @@ class Trainer:
         device: str = "cpu",
         init_from: str | Path | None = None,
     ) -> None:
-        """``init_from``: a backbone state dict (e.g. the shipped weights) to start a *new* run from."""
+        """``init_from`` starts a *new* run (step 0, fresh optimiser, this ``config``) from either a
+        backbone state dict (e.g. the shipped weights; the heads start fresh) or another run's
+        ``checkpoint.pt`` (backbone *and* heads, so a low-learning-rate continuation does not first
+        have to train new heads on top of the features).
+        """
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.device = torch.device(device)
@@ -123,8 +129,20 @@ class Trainer:
             self.hardware = list(state.get("hardware", []))
             self.history = list(state.get("history", []))
         elif init_from is not None:
-            load_state_dict_file(self.model.backbone, init_from)
-            self.history.append({"init_from": str(init_from), "init_sha256": sha256_file(init_from)})
+            origin: dict[str, Any] = {"init_from": str(init_from), "init_sha256": sha256_file(init_from)}
+            source = torch.load(Path(init_from), map_location="cpu", weights_only=False)
+            if isinstance(source, dict) and isinstance(source.get("model"), dict):
+                self.model.load_state_dict(source["model"])
+                origin.update(
+                    init_step=int(source.get("step", 0)),
+                    init_heads=True,
+                    init_config=source.get("config"),
+                    init_history=source.get("history", []),
+                    init_wall_s=round(float(source.get("wall_s", 0.0)), 1),
+                )
+            else:
+                load_state_dict_file(self.model.backbone, init_from)
+            self.history.append(origin)
         here = hardware_description(self.device)
         if here not in self.hardware:
             self.hardware.append(here)
@@ -172,7 +190,11 @@ class Trainer:
         fractal_loss = F.cross_entropy(fractal.float(), fractal_t, label_smoothing=config.label_smoothing)
         texture_loss = F.cross_entropy(texture.float(), texture_t, label_smoothing=config.label_smoothing)
         mark_loss = F.binary_cross_entropy_with_logits(marks.float(), marks_t, pos_weight=torch.tensor(4.0))
-        loss = fractal_loss + config.texture_weight * texture_loss + config.mark_weight * mark_loss
+        loss = (
+            config.fractal_weight * fractal_loss
+            + config.texture_weight * texture_loss
+            + config.mark_weight * mark_loss
+        )
         fractal, texture = fractal.detach(), texture.detach()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -189,8 +211,26 @@ class Trainer:
             "lr": lr,
         }
 
-    def run(self, max_minutes: float | None = None, log_every: int = 20, save_every_s: float = 300.0) -> None:
-        """Train until ``config.steps``, ``max_minutes`` or SIGTERM; checkpoint regularly and at the end."""
+    def save_snapshot(self) -> Path:
+        """Write the current backbone as an fp16 state dict to ``snapshots/step<N>.pt`` in the run."""
+        folder = self.run_dir / "snapshots"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"step{self.step:05d}.pt"
+        torch.save(backbone_state(self.model.state_dict()), path)
+        return path
+
+    def run(
+        self,
+        max_minutes: float | None = None,
+        log_every: int = 20,
+        save_every_s: float = 300.0,
+        snapshot_every: int = 0,
+    ) -> None:
+        """Train until ``config.steps``, ``max_minutes`` or SIGTERM; checkpoint regularly and at the end.
+
+        ``snapshot_every`` > 0 also writes the backbone every that many steps (see
+        :meth:`save_snapshot`), so checkpoints along a run can be compared in the detector.
+        """
         start = time.monotonic()
         segment: dict[str, Any] = {
             "from_step": self.step,
@@ -202,7 +242,7 @@ class Trainer:
         stop: list[int] = []
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
         try:
-            self._loop(start, max_minutes, log_every, save_every_s, segment, stop)
+            self._loop(start, max_minutes, log_every, save_every_s, snapshot_every, segment, stop)
         finally:
             signal.signal(signal.SIGTERM, previous)
         self.save()
@@ -213,6 +253,7 @@ class Trainer:
         max_minutes: float | None,
         log_every: int,
         save_every_s: float,
+        snapshot_every: int,
         segment: dict[str, Any],
         stop: list[int],
     ) -> None:
@@ -240,6 +281,8 @@ class Trainer:
                 )
                 window = []
                 last_log = now
+            if snapshot_every > 0 and self.step % snapshot_every == 0:
+                self.save_snapshot()
             if now - last_save > save_every_s:
                 self.save()
                 last_save = now
@@ -261,20 +304,119 @@ def final_loss(run_dir: Path, last: int = 10, up_to_step: int | None = None) -> 
     return round(sum(float(x["loss"]) for x in tail) / len(tail), 4)
 
 
-def export_weights(run_dir: str | Path, out_dir: str | Path, name: str = "resnet18_formula") -> Path:
-    """Write the backbone of ``run_dir``'s checkpoint as an fp16 state dict plus its JSON record."""
+def backbone_state(model_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The backbone's tensors of a :class:`PretrainNet` state dict, torchvision names, floats in fp16."""
+    return {
+        key.removeprefix("backbone."): value.detach().cpu().half() if value.is_floating_point() else value
+        for key, value in model_state.items()
+        if key.startswith("backbone.") and not key.endswith("num_batches_tracked")
+    }
+
+
+def recalibrate_batchnorm(
+    backbone: dict[str, torch.Tensor],
+    config: dict[str, Any],
+    image_size: int,
+    batches: int = 16,
+    batch_size: int = 32,
+) -> dict[str, torch.Tensor]:
+    """Re-estimate a backbone's BatchNorm running statistics on formula images of ``image_size``.
+
+    Training-mode forward passes (no gradient, no parameter change) over ``batches`` batches of the
+    generator with seed ``config["seed"] + BN_SEED_OFFSET``; the statistics become the plain average
+    over those batches. Only formula-generated images are used, never a user's data, so the result is
+    one set of weights for every project. Returns the backbone in the form :func:`backbone_state` gives.
+    """
+    depth = int(config["depth"])
+    model = build_backbone("resnet18", depth=depth, seed=0)
+    model.load_state_dict({key: value.float() for key, value in backbone.items()}, strict=False)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average over all batches
+    model.train()
+    data = FormulaImages(
+        int(config["n_fractal"]), int(config["n_texture"]), image_size, int(config["seed"]) + BN_SEED_OFFSET
+    )
+    with torch.no_grad():
+        for index in range(batches):
+            model.forward_stages(data.batch(index, batch_size).images, [f"layer{depth}"])
+    return backbone_state({f"backbone.{key}": value for key, value in model.state_dict().items()})
+
+
+def _objective(config: dict[str, Any]) -> str:
+    """The loss terms with their weights, e.g. ``1.0 fractal category + 0.5 texture category + ...``."""
+    terms = (
+        (float(config.get("fractal_weight", 1.0)), "fractal category"),
+        (float(config.get("texture_weight", 0.5)), "texture category"),
+        (float(config.get("mark_weight", 1.0)), "synthetic-mark localisation"),
+    )
+    return " + ".join(f"{weight:g} {name}" for weight, name in terms if weight > 0)
+
+
+def _lineage(state: dict[str, Any]) -> dict[str, Any]:
+    """Steps, images and training seconds including every run this one was initialised from."""
+    steps = int(state["step"])
+    images = steps * int(state["config"]["batch_size"])
+    wall_s = float(state["wall_s"])
+    for entry in state.get("history", []):
+        if "init_step" in entry:
+            steps += int(entry["init_step"])
+            images += int(entry["init_step"]) * int((entry.get("init_config") or {}).get("batch_size", 0))
+            wall_s += float(entry.get("init_wall_s", 0.0))
+    return {"steps_total": steps, "images_seen_total": images, "wall_time_s_total": round(wall_s, 1)}
+
+
+def export_weights(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    name: str = "resnet18_formula",
+    bn_image_size: int | None = None,
+    bn_batches: int = 16,
+    bn_batch_size: int = 32,
+    snapshot_step: int | None = None,
+) -> Path:
+    """Write the backbone of ``run_dir``'s checkpoint as an fp16 state dict plus its JSON record.
+
+    ``bn_image_size``: re-estimate the BatchNorm statistics on formula images of that size first
+    (:func:`recalibrate_batchnorm`); the record says so. ``snapshot_step``: export the run's
+    ``snapshots/step<N>.pt`` instead of the checkpoint's weights; the record's step, images, wall time
+    (from the log line of that step) and history are cut back to step N.
+    """
     run = Path(run_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False)
-    backbone = {
-        key.removeprefix("backbone."): value.half() if value.is_floating_point() else value
-        for key, value in state["model"].items()
-        if key.startswith("backbone.") and not key.endswith("num_batches_tracked")
-    }
+    config = state["config"]
+    if snapshot_step is None:
+        backbone = backbone_state(state["model"])
+    else:
+        backbone = torch.load(
+            run / "snapshots" / f"step{snapshot_step:05d}.pt", map_location="cpu", weights_only=True
+        )
+        logged = [json.loads(x) for x in (run / LOG).read_text(encoding="utf-8").splitlines() if x.strip()]
+        at_step = [x for x in logged if int(x["step"]) == snapshot_step]
+        if not at_step or snapshot_step > int(state["step"]):
+            raise ValueError(f"{run}: no logged step {snapshot_step} up to the checkpoint's step")
+        history = []
+        for entry in state.get("history", []):
+            if "from_step" in entry and int(entry["from_step"]) >= snapshot_step:
+                continue
+            if "to_step" in entry and int(entry["to_step"]) > snapshot_step:
+                entry = {**entry, "to_step": snapshot_step}
+            history.append(entry)
+        state = {**state, "step": snapshot_step, "wall_s": float(at_step[-1]["wall_s"]), "history": history}
+    batchnorm: dict[str, Any] | None = None
+    if bn_image_size is not None:
+        backbone = recalibrate_batchnorm(backbone, config, bn_image_size, bn_batches, bn_batch_size)
+        batchnorm = {
+            "recalibrated_on": "formula images",
+            "image_size": bn_image_size,
+            "images": bn_batches * bn_batch_size,
+            "generator_seed": int(config["seed"]) + BN_SEED_OFFSET,
+        }
     weights = out / f"{name}.pt"
     torch.save(backbone, weights)
-    config = state["config"]
     record = {
         "arch": "resnet18",
         "stages": [f"layer{i}" for i in range(1, int(config["depth"]) + 1)],
@@ -289,12 +431,14 @@ def export_weights(run_dir: str | Path, out_dir: str | Path, name: str = "resnet
         "image_size": config["image_size"],
         "fractal_categories": config["n_fractal"],
         "texture_categories": config["n_texture"],
-        "objective": "fractal category + texture category classification + synthetic-mark localisation",
+        "objective": _objective(config),
         "hardware": state.get("hardware", []),
         "history": state.get("history", []),
         "wall_time_s": round(float(state["wall_s"]), 1),
         "final_loss": final_loss(run, up_to_step=int(state["step"])),
         "config": config,
+        "batchnorm": batchnorm,
+        **_lineage(state),
         "torch_version": torch.__version__,
     }
     (out / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
