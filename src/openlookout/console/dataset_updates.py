@@ -6,14 +6,12 @@ after the dataset has left UPDATE_IN_PROGRESS, so it waits here (briefly) before
 
 from __future__ import annotations
 
-import time
-
-from openlookout.console.calls import call_sync
+from openlookout.console.calls import call_sync, console_context
 from openlookout.errors import ValidationException
 from openlookout.service.context import Runtime
+from openlookout.service.datasets import wait_until_updated
 
 UPDATE_WAIT_SECONDS = 30.0
-POLL_SECONDS = 0.05
 
 
 def apply_lines(runtime: Runtime, name: str, dataset_type: str, lines: list[str]) -> None:
@@ -24,13 +22,8 @@ def apply_lines(runtime: Runtime, name: str, dataset_type: str, lines: list[str]
     """
     target = {"ProjectName": name, "DatasetType": dataset_type}
     call_sync(runtime, "UpdateDatasetEntries", {**target, "Changes": "\n".join(lines).encode("utf-8")})
-    deadline = time.monotonic() + UPDATE_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        description = call_sync(runtime, "DescribeDataset", target)["DatasetDescription"]
-        status = description["Status"]
-        if status != "UPDATE_IN_PROGRESS":
-            if "FAILED" in status:
-                raise ValidationException(description.get("StatusMessage") or "The update failed.")
-            return
-        time.sleep(POLL_SECONDS)
-    raise ValidationException("The update is still running; reload the page in a moment to see it.")
+    dataset = wait_until_updated(runtime, console_context(runtime), name, dataset_type, UPDATE_WAIT_SECONDS)
+    if dataset is None:
+        raise ValidationException("The update is still running; reload the page in a moment to see it.")
+    if "FAILED" in dataset.status:
+        raise ValidationException(dataset.status_message or "The update failed.")

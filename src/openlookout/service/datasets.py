@@ -25,6 +25,7 @@ from openlookout.store import entries as repo
 
 MAX_CHANGES_BYTES = 10 * 1024 * 1024
 DEFAULT_PAGE = 100
+UPDATE_POLL_SECONDS = 0.05
 
 STABLE_STATES = frozenset({jobs.CREATE_COMPLETE, jobs.UPDATE_COMPLETE, jobs.ROLLBACK_COMPLETE})
 BUSY_STATES = frozenset(
@@ -53,6 +54,24 @@ def require_dataset(runtime: Runtime, ctx: RequestContext, name: str, dataset_ty
             resource_type="DATASET",
         )
     return dataset
+
+
+def wait_until_updated(
+    runtime: Runtime, ctx: RequestContext, name: str, dataset_type: str, timeout: float
+) -> repo.DatasetRow | None:
+    """The dataset once no update (or its rollback) is running; None if one still is after ``timeout`` s.
+
+    For callers that start UpdateDatasetEntries and must show its outcome (the console, trial
+    detection): a failed update leaves the dataset in UPDATE_FAILED_ROLLBACK_COMPLETE.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        dataset = require_dataset(runtime, ctx, name, dataset_type)
+        if dataset.status not in (jobs.UPDATE_IN_PROGRESS, jobs.ROLLBACK_IN_PROGRESS):
+            return dataset
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(UPDATE_POLL_SECONDS)
 
 
 def dataset_resource_id(project_name: str, dataset_type: str) -> str:

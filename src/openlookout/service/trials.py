@@ -505,16 +505,11 @@ def add_verified(
 def _wait_for_update(runtime: Runtime, ctx: RequestContext, project_name: str, dataset_type: str) -> None:
     from openlookout.service import dataset_jobs, datasets
 
-    deadline = time.monotonic() + ADD_WAIT_SECONDS
-    while True:
-        dataset = datasets.require_dataset(runtime, ctx, project_name, dataset_type)
-        if dataset.status == dataset_jobs.ROLLBACK_COMPLETE:
-            reason = dataset.status_message or "the update failed"
-            raise ValidationException(f"The {dataset_type} dataset refused the images: {reason}.")
-        if dataset.status not in (dataset_jobs.UPDATE_IN_PROGRESS, dataset_jobs.ROLLBACK_IN_PROGRESS):
-            return
-        if time.monotonic() > deadline:
-            raise InternalServerException(
-                f"The {dataset_type} dataset is still being updated; look at it again in a moment."
-            )
-        time.sleep(0.05)
+    dataset = datasets.wait_until_updated(runtime, ctx, project_name, dataset_type, ADD_WAIT_SECONDS)
+    if dataset is None:
+        raise InternalServerException(
+            f"The {dataset_type} dataset is still being updated; look at it again in a moment."
+        )
+    if dataset.status == dataset_jobs.ROLLBACK_COMPLETE:
+        reason = dataset.status_message or "the update failed"
+        raise ValidationException(f"The {dataset_type} dataset refused the images: {reason}.")
