@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,7 @@ from starlette.routing import BaseRoute
 from openlookout.console.calls import call_sync, console_context
 from openlookout.console.forms import first, read_form
 from openlookout.console.render import esc, page, project_nav, url_part
-from openlookout.console.routing import Binder, PageRoute
+from openlookout.console.routing import Binder, Page, PageRoute
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.service.context import Runtime
 from openlookout.service.dataset_jobs import read_manifest
@@ -203,16 +204,6 @@ def _create_datasets(runtime: Runtime, name: str, form: dict[str, list[str]]) ->
         call_sync(runtime, "CreateDataset", {"ProjectName": name, "DatasetType": dataset_type})
 
 
-async def create_dataset(runtime: Runtime, request: Request) -> Response:
-    name = request.path_params["name"]
-    form = await read_form(request)
-    try:
-        await run_in_threadpool(_create_datasets, runtime, name, form)
-    except ServiceError as exc:
-        return await project_page(runtime, request, error=exc.message, status_code=exc.status)
-    return _back(name)
-
-
 def _import_folder(runtime: Runtime, name: str, form: dict[str, list[str]]) -> None:
     source = first(form, "source")
     if len(source) > MAX_SOURCE_CHARS:
@@ -247,24 +238,25 @@ def _import_manifest(runtime: Runtime, name: str, form: dict[str, list[str]]) ->
     call_sync(runtime, "UpdateDatasetEntries", {**target, "Changes": changes})
 
 
-async def import_folder(runtime: Runtime, request: Request) -> Response:
-    name = request.path_params["name"]
-    form = await read_form(request)
-    try:
-        await run_in_threadpool(_import_folder, runtime, name, form)
-    except ServiceError as exc:
-        return await project_page(runtime, request, error=exc.message, status_code=exc.status)
-    return _back(name)
+FormWork = Callable[[Runtime, str, dict[str, list[str]]], None]
 
 
-async def import_manifest(runtime: Runtime, request: Request) -> Response:
-    name = request.path_params["name"]
-    form = await read_form(request)
-    try:
-        await run_in_threadpool(_import_manifest, runtime, name, form)
-    except ServiceError as exc:
-        return await project_page(runtime, request, error=exc.message, status_code=exc.status)
-    return _back(name)
+def form_action(work: FormWork) -> Page:
+    """A POST handler that runs ``work(runtime, project, form)`` and goes back to the project page.
+
+    A refusal from the service re-renders the project page with its message.
+    """
+
+    async def handler(runtime: Runtime, request: Request) -> Response:
+        name = request.path_params["name"]
+        form = await read_form(request)
+        try:
+            await run_in_threadpool(work, runtime, name, form)
+        except ServiceError as exc:
+            return await project_page(runtime, request, error=exc.message, status_code=exc.status)
+        return _back(name)
+
+    return handler
 
 
 async def confirm_delete_dataset(
@@ -314,9 +306,9 @@ def routes(bind: Binder) -> list[BaseRoute]:
     base = "/projects/{name}/datasets"
     return [
         PageRoute("/projects/{name}", bind(project_page), methods=["GET"]),
-        PageRoute(base, bind(create_dataset), methods=["POST"]),
-        PageRoute(base + "/import", bind(import_folder), methods=["POST"]),
-        PageRoute(base + "/manifest", bind(import_manifest), methods=["POST"]),
+        PageRoute(base, bind(form_action(_create_datasets)), methods=["POST"]),
+        PageRoute(base + "/import", bind(form_action(_import_folder)), methods=["POST"]),
+        PageRoute(base + "/manifest", bind(form_action(_import_manifest)), methods=["POST"]),
         PageRoute(base + "/{dataset_type}/delete", bind(confirm_delete_dataset), methods=["GET"]),
         PageRoute(base + "/{dataset_type}/delete", bind(delete_dataset), methods=["POST"]),
     ]
