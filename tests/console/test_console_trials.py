@@ -1,4 +1,7 @@
-"""The trial detection pages against a live server with a quickly trained model (httpx, no browser)."""
+"""The trial detection pages against a live server: a run with a quickly trained model (httpx), and
+a RUNNING trial whose state the test writes through ``store.trials`` (httpx and headless Chromium)
+to check that the images already checked are shown and reviewable before the trial ends.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from playwright.sync_api import expect, sync_playwright
+from tests.console.browser import launch, screenshot
 from tests.contract.test_models_support import (
     FAST_TRAINING,
     HEIGHT,
@@ -19,6 +24,9 @@ from tests.contract.test_models_support import (
 from tests.helpers.synthetic import png_image
 
 from openlookout.client import lookoutvision_client
+from openlookout.console.calls import console_context
+from openlookout.service.projects import require_project
+from openlookout.store import trials as trial_store
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -163,3 +171,135 @@ def test_trials_page_without_a_trained_model(server: Any, lv: Any) -> None:
         assert "Model version 1 of project &#x27;fresh&#x27; does not exist" in refused.text
         gone = web.get("/projects/ghost/trials")
         assert gone.status_code == 404 and "Project &#x27;ghost&#x27; does not exist" in gone.text
+
+
+# --- a RUNNING trial, its state written through the store --------------------------------------
+
+
+def running_trial(server: Any, project: str, files: list[str]) -> tuple[int, dict[str, int]]:
+    """A RUNNING trial over ``files`` with every image pending; (trial id, file name -> image id)."""
+    runtime = server.runtime
+    with runtime.db.begin() as conn:
+        project_id = require_project(conn, console_context(runtime), project).id
+        trial_id = trial_store.insert_trial(
+            conn,
+            project_id=project_id,
+            name="still running",
+            model_version=1,
+            source_uri="file:///incoming",
+            source_refs=[f"file:///incoming/{file}" for file in files],
+            now=time.time(),
+        )
+        rows = trial_store.page_images(conn, trial_id, offset=0, limit=100)
+    return trial_id, {row.source_ref.rsplit("/", 1)[-1]: row.id for row in rows}
+
+
+def predict(server: Any, image_id: int, anomalous: bool, seed: int) -> None:
+    """What the trial job records for an image it judged."""
+    runtime = server.runtime
+    sha = runtime.blobs.put(png_image(WIDTH, HEIGHT, seed=seed, defect=anomalous))
+    with runtime.db.begin() as conn:
+        trial_store.record_prediction(
+            conn,
+            image_id,
+            image_sha256=sha,
+            is_anomalous=anomalous,
+            confidence=0.875,
+            mask_sha256=None,
+            now=time.time(),
+        )
+
+
+def test_running_trial_shows_and_reviews_the_images_already_checked(server: Any, lv: Any) -> None:
+    lv.create_project(ProjectName="belts")
+    trial_id, ids = running_trial(server, "belts", ["a.png", "b.png", "c.png", "d.png"])
+    predict(server, ids["a.png"], anomalous=True, seed=810)
+    with server.runtime.db.begin() as conn:
+        trial_store.record_error(
+            conn, ids["b.png"], "cannot be used: not an image", image_sha256=None, now=1.0
+        )
+    page_path = f"/projects/belts/trials/{trial_id}"
+    api = f"/console/api/projects/belts/trials/{trial_id}"
+    with _client(server) as web:
+        html = web.get(page_path).text
+        assert 'id="trial-progress"' in html and "of 4 images checked" in html
+        assert _tile_ids(html) == {"a.png": str(ids["a.png"])}
+        assert html.count('class="trial-tile pending"') == 2 and "waiting for the model" in html
+        assert "Not checked: cannot be used: not an image" in html
+        assert 'class="inline trial-add"' not in html  # the project has no dataset yet
+
+        # the polling answer carries the checked tiles of the page, not the pending ones
+        progress = web.get(api, params={"tiles": "1"}, headers={"Accept": "application/json"}).json()
+        assert progress["status"] == "RUNNING" and progress["counts"]["checked"] == 2
+        assert sorted(tile["id"] for tile in progress["tiles"]) == sorted([ids["a.png"], ids["b.png"]])
+        assert "RUNNING" in progress["summary"]
+        plain = web.get(api, headers={"Accept": "application/json"}).json()
+        assert "tiles" not in plain and plain["counts"]["total"] == 4
+
+        # a checked image can be reviewed at once; a pending one is refused with the service's reason
+        reviewed = web.post(
+            f"{api}/images/{ids['a.png']}/verdict",
+            data={"verdict": "normal"},
+            headers={"Accept": "application/json"},
+        )
+        assert (
+            reviewed.status_code == 200 and reviewed.json()["image"]["text"] == "verified normal (corrected)"
+        )
+        early = web.post(
+            f"{api}/images/{ids['c.png']}/verdict",
+            data={"verdict": "confirm"},
+            headers={"Accept": "application/json"},
+        )
+        assert early.status_code == 409 and "has not been checked by the model yet" in early.json()["message"]
+
+        predict(server, ids["c.png"], anomalous=False, seed=811)
+        later = web.get(
+            api, params={"tiles": "1", "show": "unreviewed"}, headers={"Accept": "application/json"}
+        )
+        assert [tile["id"] for tile in later.json()["tiles"]] == [ids["b.png"], ids["c.png"]]
+        assert "show=unreviewed" in later.json()["tiles"][1]["html"]  # the verdict form returns to this view
+
+        # the service adds verified images while a trial runs, so the page offers it then too
+        lv.create_dataset(ProjectName="belts", DatasetType="train")
+        with_dataset = web.get(page_path).text
+        assert 'id="trial-progress"' in with_dataset
+        assert 'Add <span class="ready-count">1</span> verified images' in with_dataset
+
+
+def test_browser_fills_the_grid_while_the_trial_runs(server: Any, lv: Any) -> None:
+    lv.create_project(ProjectName="rollers")
+    trial_id, ids = running_trial(server, "rollers", ["a.png", "b.png", "c.png"])
+    predict(server, ids["a.png"], anomalous=False, seed=820)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.set_default_timeout(15_000)
+            page.goto(f"{server.url}/projects/rollers/trials/{trial_id}")
+            tiles = page.locator(".trial-tile.reviewable")
+            expect(tiles).to_have_count(1)
+            expect(page.locator(".trial-tile.pending")).to_have_count(2)
+
+            predict(server, ids["b.png"], anomalous=True, seed=821)
+            expect(tiles).to_have_count(2)  # filled in by the polling, without a reload
+            expect(page.locator(".trial-checked")).to_have_text("2")
+            tiles.nth(0).click(position={"x": 20, "y": 20})
+            page.keyboard.press("c")
+            expect(tiles.nth(0)).to_have_attribute("data-verdict", "normal")
+            expect(tiles.nth(1)).to_be_focused()
+            screenshot(page, "trial-review-running")
+
+            predict(server, ids["c.png"], anomalous=False, seed=822)
+            with server.runtime.db.begin() as conn:
+                trial_store.set_trial_status(
+                    conn, trial_id, status=trial_store.COMPLETED, message="Checked 3 images.", now=time.time()
+                )
+            expect(page.locator("#trial-progress")).to_have_count(0)
+            expect(page.locator(".trial-summary")).to_contain_text("COMPLETED (Checked 3 images.)")
+            expect(page.locator(".trial-summary .reviewed-count")).to_have_text("1")
+            expect(tiles).to_have_count(3)
+            expect(tiles.nth(0)).to_have_attribute(
+                "data-verdict", "normal"
+            )  # the review made meanwhile stays
+        finally:
+            browser.close()

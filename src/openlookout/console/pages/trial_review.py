@@ -1,12 +1,16 @@
-"""One trial detection (``/projects/{name}/trials/{id}``): live progress, then the review grid.
+"""One trial detection (``/projects/{name}/trials/{id}``): live progress and the review grid.
 
-While the trial runs the page shows its progress (``trials.js`` polls
-``GET /console/api/projects/{name}/trials/{id}`` and reloads when it ends). Then every image
-shows its thumbnail (with the predicted mask over it for segmentation models), the prediction
-and the reviewer's verdict, with buttons confirm / normal / anomaly (keys ``c``, ``n``, ``a``
-on the focused image, arrows to move). Verdicts are form posts to ``.../verdicts`` (or, from
-the script, ``POST /console/api/projects/{name}/trials/{id}/images/{image}/verdict``, which
-answers JSON). ``.../add`` adds the verified images to the chosen dataset.
+The grid is there from the start: while the trial runs, the page shows its progress above it
+and ``trials.js`` polls ``GET /console/api/projects/{name}/trials/{id}?tiles=1`` (with the
+page's own filters), which answers the counts, the summary line and the tiles of the images
+already checked on that page; the script swaps them in for the "waiting" tiles, so the reviewer
+can start before the trial ends. Every checked image shows its thumbnail (with the predicted
+mask over it for segmentation models), the prediction and the reviewer's verdict, with buttons
+confirm / normal / anomaly (keys ``c``, ``n``, ``a`` on the focused image, arrows to move).
+Verdicts are form posts to ``.../verdicts`` (or, from the script,
+``POST /console/api/projects/{name}/trials/{id}/images/{image}/verdict``, which answers JSON).
+``.../add`` adds the verified images to the chosen dataset; the service allows that while the
+trial runs too, so the form is always there.
 """
 
 from __future__ import annotations
@@ -103,6 +107,11 @@ def _progress(name: str, trial: TrialRow) -> str:
         f'<span class="trial-checked">{c.checked}</span> of {c.total} images checked.'
         '<noscript><meta http-equiv="refresh" content="2"></noscript></section>'
     )
+
+
+def _here(name: str, trial_id: int, filters: dict[str, str]) -> str:
+    """The review page with these filters: where a verdict form returns to."""
+    return f"{trial_path(name, trial_id)}?{urlencode(filters)}"
 
 
 def _filter_form(name: str, trial_id: int, filters: dict[str, str]) -> str:
@@ -235,10 +244,9 @@ async def review_page(
     body = _summary(trial) + _added_notice(added)
     if trial.status == "RUNNING":
         body += _progress(name, trial)
-        return page(title, body + back_link, error=error, status_code=status_code, nav=nav, scripts=ASSETS)
     number = int(filters["page"])
-    here = f"{trial_path(name, trial.id)}?{urlencode(filters)}"
-    tiles = "".join(_tile(name, trial.id, image, here) for image in view.images) or "<p>No images match.</p>"
+    here = _here(name, trial.id, filters)
+    tiles = "".join(_tile(name, trial.id, image, here) for image in view.images)
     pager = f'<p class="pager">Page {number}'
     if number > 1:
         previous = f"{trial_path(name, trial.id)}?{urlencode({**filters, 'page': number - 1})}"
@@ -255,7 +263,9 @@ async def review_page(
         _add_form(name, trial, datasets)
         + _filter_form(name, trial.id, filters)
         + help_text
-        + f'<div class="trial-grid" data-segmentation="{str(view.segmentation).lower()}">{tiles}</div>'
+        + f'<div class="trial-grid" data-segmentation="{str(view.segmentation).lower()}">'
+        + (tiles or "<p>No images match.</p>")
+        + "</div>"
         + pager
         + back_link
     )
@@ -316,19 +326,46 @@ def _error_json(exc: ServiceError) -> JSONResponse:
     return JSONResponse({"message": exc.message}, status_code=exc.status)
 
 
+def _checked_tiles(name: str, view: TrialPage, filters: dict[str, str]) -> list[dict[str, Any]]:
+    """The tiles of the page's images the trial has already checked, for the running page's grid."""
+    here = _here(name, view.trial.id, filters)
+    return [
+        {"id": image.id, "html": _tile(name, view.trial.id, image, here)}
+        for image in view.images
+        if image.checked
+    ]
+
+
 async def progress_json(runtime: Runtime, request: Request) -> Response:
+    """Status and counts; with ``?tiles=1`` also the summary line and the checked tiles of the page."""
     name = request.path_params["name"]
+    with_tiles = request.query_params.get("tiles") == "1"
+    filters = _filters(request)
     try:
         trial_id = _trial_id(request)
         view = await run_in_threadpool(
-            trial_service.describe_trial, runtime, console_context(runtime), name, trial_id, limit=1
+            trial_service.describe_trial,
+            runtime,
+            console_context(runtime),
+            name,
+            trial_id,
+            offset=(int(filters["page"]) - 1) * PAGE_SIZE if with_tiles else 0,
+            limit=PAGE_SIZE if with_tiles else 1,
+            unreviewed_only=with_tiles and filters["show"] == "unreviewed",
+            anomalous_first=with_tiles and filters["order"] == "anomalous",
         )
     except ServiceError as exc:
         return _error_json(exc)
     trial = view.trial
-    return JSONResponse(
-        {"status": trial.status, "message": trial.status_message or "", "counts": counts_json(trial.counts)}
-    )
+    body: dict[str, Any] = {
+        "status": trial.status,
+        "message": trial.status_message or "",
+        "counts": counts_json(trial.counts),
+    }
+    if with_tiles:
+        body["summary"] = _summary(trial)
+        body["tiles"] = _checked_tiles(name, view, filters)
+    return JSONResponse(body)
 
 
 def _verdict_result(

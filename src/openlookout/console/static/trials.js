@@ -1,19 +1,41 @@
-// OpenLookout console, trial detection: live progress, verdicts without page reloads, keyboard review.
+// OpenLookout console, trial detection: live progress filling the review grid, verdicts without page
+// reloads, keyboard review.
 "use strict";
+
+function fillCheckedTiles(tiles) {
+  // Swap each "waiting for the model" tile for the checked one; tiles already reviewable stay as they are.
+  const template = document.createElement("template");
+  for (const tile of tiles) {
+    const waiting = document.getElementById("image-" + tile.id);
+    if (!waiting || !waiting.classList.contains("pending")) continue;
+    template.innerHTML = tile.html;
+    const fresh = template.content.firstElementChild;
+    if (fresh) waiting.replaceWith(fresh);
+  }
+}
 
 function watchProgress(section) {
   const bar = section.querySelector("progress");
   const checked = section.querySelector(".trial-checked");
+  const query = new URLSearchParams(window.location.search);
+  query.set("tiles", "1");
+  const url = section.dataset.api + "?" + query.toString();
   const poll = async () => {
     try {
-      const response = await fetch(section.dataset.api, { headers: { Accept: "application/json" } });
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
       if (response.ok) {
         const body = await response.json();
         bar.max = Math.max(1, body.counts.total);
         bar.value = body.counts.checked;
         checked.textContent = String(body.counts.checked);
+        fillCheckedTiles(body.tiles || []);
+        updateCounts(body.counts);
+        const summary = document.querySelector(".trial-summary");
+        if (summary && body.summary) {
+          summary.outerHTML = body.summary;
+        }
         if (body.status !== "RUNNING") {
-          window.location.reload();
+          section.remove();
           return;
         }
       }
