@@ -1,6 +1,6 @@
 """Headless Chromium runs a trial detection from the console: start, wait, review by keyboard, add.
 
-Checks the trial pages' own JavaScript: live progress that reloads into the review grid, the
+Checks the trial pages' own JavaScript: live progress above a review grid that fills as results arrive, the
 ``c`` / ``n`` / ``a`` shortcuts on the focused image with focus moving on, the running count on
 the add button, and adding the verified images to the train dataset.
 """
