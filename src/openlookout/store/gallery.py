@@ -6,7 +6,10 @@
   their mask);
 - ``anomaly_type_names``: the project's anomaly types (those entries use plus those defined in the
   console);
-- ``entries_of_type``: one page of entries whose mask holds a given anomaly type.
+- ``filter_clauses``: the gallery's filters as SQL clauses (ListDatasetEntries' own clauses, plus
+  the anomaly-type test ListDatasetEntries does not offer);
+- ``entries_of_type``: one page of entries whose mask holds a given anomaly type;
+- ``neighbours``: where one entry sits in a filtered sequence (previous, next, position, count).
 
 Nothing here writes.
 """
@@ -17,10 +20,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Text, cast, func, select
+from sqlalchemy import Connection, Text, and_, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from openlookout.store.entries import entry_lines_page
+from openlookout.store.entries import EntryFilter, _filter_clauses, entry_lines_page
 from openlookout.store.tables import anomaly_labels, console_anomaly_types, dataset_entries
 
 # SQLite allows 999 bound parameters per statement in old builds; stay well below.
@@ -83,26 +86,84 @@ def _contains(conn: Connection, column: ColumnElement[str], needle: str) -> Colu
     return func.instr(column, needle) > 0
 
 
-def entries_of_type(
-    conn: Connection,
-    dataset_id: int,
-    type_name: str,
-    *,
-    ref_contains: str | None,
-    after_id: int | None,
-    limit: int,
-) -> tuple[list[str], int | None]:
-    """One page (id order) of entry lines whose mask holds ``type_name``; the last id if more follow.
+@dataclass(frozen=True)
+class GalleryFilter:
+    """The gallery's filters; ``None`` means the filter is absent."""
 
-    ``anomaly_types`` is stored as a JSON list of strings, so the type's JSON string (quotes
-    included) appears in its text exactly when the list holds that name.
+    labeled: bool | None = None
+    anomaly_class: str | None = None
+    type_name: str | None = None
+    ref_contains: str | None = None
+
+
+def filter_clauses(conn: Connection, dataset_id: int, wanted: GalleryFilter) -> list[ColumnElement[bool]]:
+    """The entries of the dataset the gallery shows for ``wanted``, as clauses on ``dataset_entries``.
+
+    The labeled / class / name filters are ListDatasetEntries' own clauses. ``anomaly_types`` is
+    stored as a JSON list of strings, so the type's JSON string (quotes included) appears in its
+    text exactly when the list holds that name.
     """
     c = dataset_entries.c
-    clauses: list[ColumnElement[bool]] = [
-        c.dataset_id == dataset_id,
-        c.mask_sha256.is_not(None),
-        _contains(conn, cast(c.anomaly_types, Text), json.dumps(type_name)),
-    ]
-    if ref_contains:
-        clauses.append(_contains(conn, c.source_ref, ref_contains))
-    return entry_lines_page(conn, clauses, after_id, limit)
+    clauses = _filter_clauses(
+        conn,
+        dataset_id,
+        EntryFilter(
+            labeled=wanted.labeled,
+            anomaly_class=wanted.anomaly_class,
+            source_ref_contains=wanted.ref_contains,
+        ),
+    )
+    if wanted.type_name:
+        clauses.append(c.mask_sha256.is_not(None))
+        clauses.append(_contains(conn, cast(c.anomaly_types, Text), json.dumps(wanted.type_name)))
+    return clauses
+
+
+def entries_of_type(
+    conn: Connection, dataset_id: int, wanted: GalleryFilter, *, after_id: int | None, limit: int
+) -> tuple[list[str], int | None]:
+    """One page (id order) of entry lines whose mask holds ``wanted.type_name`` (and match the rest)."""
+    return entry_lines_page(conn, filter_clauses(conn, dataset_id, wanted), after_id, limit)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Where one entry sits in a filtered sequence (id order, the order the gallery shows).
+
+    ``position`` is 1-based, or ``None`` when the entry itself does not match the filters (it was
+    relabeled since the gallery link was followed); its neighbours are then the matching entries
+    just before and after its id.
+    """
+
+    previous_ref: str | None
+    next_ref: str | None
+    position: int | None
+    total: int
+
+
+def neighbours(
+    conn: Connection, dataset_id: int, clauses: list[ColumnElement[bool]], ref: str
+) -> Neighbours | None:
+    """The matching entries around image ``ref`` of the dataset; ``None`` if the dataset lacks it."""
+    c = dataset_entries.c
+    entry_id = conn.execute(
+        select(c.id).where(c.dataset_id == dataset_id, c.source_ref == ref)
+    ).scalar_one_or_none()
+    if entry_id is None:
+        return None
+    matching = and_(*clauses)
+    previous = conn.execute(
+        select(c.source_ref).where(matching, c.id < entry_id).order_by(c.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    following = conn.execute(
+        select(c.source_ref).where(matching, c.id > entry_id).order_by(c.id).limit(1)
+    ).scalar_one_or_none()
+    before = conn.execute(select(func.count(c.id)).where(matching, c.id < entry_id)).scalar_one()
+    total = conn.execute(select(func.count(c.id)).where(matching)).scalar_one()
+    itself = conn.execute(select(c.id).where(matching, c.id == entry_id)).scalar_one_or_none()
+    return Neighbours(
+        previous_ref=previous,
+        next_ref=following,
+        position=int(before) + 1 if itself is not None else None,
+        total=int(total),
+    )

@@ -3,7 +3,9 @@
 Pages come from ListDatasetEntries (60 per page, its own paging token) except for the anomaly-type
 filter, which ListDatasetEntries does not offer: that one reads the store for display
 (``store.gallery.entries_of_type``) and pages by entry id. The blob keys of a page's thumbnails
-come from one indexed lookup of exactly that page's source-refs.
+come from one indexed lookup of exactly that page's source-refs. Tile links carry the filters in
+use, so the labeling page walks the same filtered sequence (``gallery_filter`` is the one reading
+of them for the store).
 
 Relabeling goes through UpdateDatasetEntries with each image's stored Ground Truth line, the
 label changed: an image labeled anomaly keeps its mask and colour map; an image labeled normal
@@ -13,6 +15,7 @@ loses them (the service refuses a normal image with an anomaly mask).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,14 +45,39 @@ def gallery_path(name: str, dataset_type: str) -> str:
     return f"/projects/{url_part(name)}/datasets/{url_part(dataset_type)}/gallery"
 
 
-def label_page_path(name: str, dataset_type: str, ref: str) -> str:
-    """The labeling / mask editor page of one image."""
-    return f"/projects/{url_part(name)}/datasets/{url_part(dataset_type)}/label?{urlencode({'ref': ref})}"
+def filter_query(filters: dict[str, str]) -> dict[str, str]:
+    """The filters in use (those not empty), as query parameters."""
+    return {k: v for k, v in filters.items() if k in FILTERS and v}
 
 
-def _filters(request: Request) -> dict[str, str]:
-    q = request.query_params
-    return {k: q.get(k, "").strip() for k in FILTERS}
+def filtered_gallery_path(name: str, dataset_type: str, filters: dict[str, str]) -> str:
+    """The gallery's first page with ``filters`` applied."""
+    query = filter_query(filters)
+    return gallery_path(name, dataset_type) + (f"?{urlencode(query)}" if query else "")
+
+
+def label_page_path(name: str, dataset_type: str, ref: str, filters: dict[str, str] | None = None) -> str:
+    """The labeling / mask editor page of one image, walking the gallery's ``filters`` if given."""
+    query = {"ref": ref, **filter_query(filters or {})}
+    return f"/projects/{url_part(name)}/datasets/{url_part(dataset_type)}/label?{urlencode(query)}"
+
+
+def read_filters(params: Mapping[str, str]) -> dict[str, str]:
+    """The gallery's filters from query (or form) parameters, every one present ("" when absent)."""
+    return {k: params.get(k, "").strip() for k in FILTERS}
+
+
+def gallery_filter(filters: dict[str, str]) -> store.GalleryFilter:
+    """The filters as the store reads them; the class is checked as ListDatasetEntries checks it."""
+    klass = filters["class"] or None
+    if klass is not None and klass not in LABELS:
+        raise ValidationException("anomalyClass must be normal or anomaly.")
+    return store.GalleryFilter(
+        labeled=filters["labeled"] == "yes" if filters["labeled"] in ("yes", "no") else None,
+        anomaly_class=klass,
+        type_name=filters["type"] or None,
+        ref_contains=filters["contains"] or None,
+    )
 
 
 def _list_params(name: str, dataset_type: str, filters: dict[str, str], token: str) -> dict[str, Any]:
@@ -71,16 +99,10 @@ def _type_page(
     """A page of the anomaly-type filter; its token is the last entry id shown."""
     if token and not (token.isdigit() and len(token) < 19):
         raise ValidationException("The page link is not valid; start again from the first page.")
-    if filters["class"] == "normal" or filters["labeled"] == "no":
-        return [], ""  # only labeled anomalies carry masks
+    wanted = gallery_filter(filters)
     with runtime.db.begin() as conn:
         lines, last_id = store.entries_of_type(
-            conn,
-            dataset_id,
-            filters["type"],
-            ref_contains=filters["contains"] or None,
-            after_id=int(token) if token else None,
-            limit=PAGE_SIZE,
+            conn, dataset_id, wanted, after_id=int(token) if token else None, limit=PAGE_SIZE
         )
     return lines, "" if last_id is None else str(last_id)
 
@@ -157,10 +179,10 @@ def _filter_form(path: str, filters: dict[str, str], types: list[str]) -> str:
     )
 
 
-def _tile(name: str, dataset_type: str, tile: dict[str, Any]) -> str:
+def _tile(name: str, dataset_type: str, tile: dict[str, Any], filters: dict[str, str]) -> str:
     label = tile["label"] or "unlabeled"
     file_name = tile["ref"].rsplit("/", 1)[-1]
-    editor = label_page_path(name, dataset_type, tile["ref"])
+    editor = label_page_path(name, dataset_type, tile["ref"], filters)
     thumb = f'<img src="/console/thumbs/{esc(tile["key"])}.jpg" alt="" loading="lazy">' if tile["key"] else ""
     marker = (
         '<span class="mask-marker" title="This image has an anomaly mask">mask</span>' if tile["mask"] else ""
@@ -187,7 +209,7 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
     name = request.path_params["name"]
     dataset_type = request.path_params["dataset_type"]
     path = gallery_path(name, dataset_type)
-    filters = _filters(request)
+    filters = read_filters(request.query_params)
     token = request.query_params.get("after", "")
     page_text = request.query_params.get("page", "")
     number = int(page_text) if page_text.isdigit() and 0 < len(page_text) < 7 else 1
@@ -200,7 +222,7 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
         body = _filter_form(path, filters, [])
         return page(title, body, error=exc.message, status_code=exc.status, nav=nav)
     here = f"{path}?{urlencode({**filters, 'after': token, 'page': number})}"
-    tiles = "".join(_tile(name, dataset_type, t) for t in view["tiles"]) or "<p>No images match.</p>"
+    tiles = "".join(_tile(name, dataset_type, t, filters) for t in view["tiles"]) or "<p>No images match.</p>"
     buttons = "".join(
         f'<button name="label" value="{lab}" data-key="{lab[0]}">{lab} ({lab[0]})</button> ' for lab in LABELS
     )

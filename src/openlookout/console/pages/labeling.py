@@ -1,7 +1,9 @@
 """Labeling one image (``/projects/{name}/datasets/{type}/label?ref=...``): label and mask editor.
 
 The page shows the image large with its label (normal / anomaly buttons, keys ``n`` and ``a``),
-links to the previous and next image in dataset order (arrows or ``j``/``k``) and, for anomaly
+links to the previous and next image in dataset order (arrows or ``j``/``k``; opened from a
+filtered gallery, among the images that gallery shows: its filters ride along as query
+parameters, on the links, the label form and the way back to the gallery) and, for anomaly
 images, the mask editor (``static/mask-editor.js``), which loads and saves the mask through
 ``labeling_masks``. The image itself is served by ``/console/api/.../image?ref=...``.
 """
@@ -18,7 +20,14 @@ from starlette.routing import BaseRoute, Route
 
 from openlookout.console.forms import first, read_form
 from openlookout.console.pages.anomaly_types import AnomalyType, types_of_project, types_path
-from openlookout.console.pages.gallery import _update_entries, gallery_path
+from openlookout.console.pages.gallery import (
+    FILTERS,
+    _update_entries,
+    filter_query,
+    filtered_gallery_path,
+    label_page_path,
+    read_filters,
+)
 from openlookout.console.pages.labeling_lookup import DatasetImage, StoredImage, find_entry, find_image
 from openlookout.console.render import esc, page, project_nav, url_part
 from openlookout.console.routing import Binder, PageRoute
@@ -30,9 +39,9 @@ from openlookout.service.context import Runtime
 LABELS: tuple[Label, ...] = ("normal", "anomaly")
 
 
-def label_path(name: str, dataset_type: str, ref: str) -> str:
-    """The labeling page of image ``ref``."""
-    return f"/projects/{url_part(name)}/datasets/{url_part(dataset_type)}/label?{urlencode({'ref': ref})}"
+def label_path(name: str, dataset_type: str, ref: str, filters: dict[str, str] | None = None) -> str:
+    """The labeling page of image ``ref`` (walking the gallery's ``filters`` if given)."""
+    return label_page_path(name, dataset_type, ref, filters)
 
 
 def api_path(name: str, dataset_type: str, what: str, ref: str) -> str:
@@ -41,7 +50,7 @@ def api_path(name: str, dataset_type: str, what: str, ref: str) -> str:
     return f"{base}/{what}?{urlencode({'ref': ref})}"
 
 
-def _label_buttons(name: str, dataset_type: str, image: StoredImage) -> str:
+def _label_buttons(name: str, dataset_type: str, image: StoredImage, filters: dict[str, str]) -> str:
     current = image.entry.label or "unlabeled"
     buttons = "".join(
         f'<button name="label" value="{lab}" data-key="{lab[0]}"'
@@ -52,23 +61,33 @@ def _label_buttons(name: str, dataset_type: str, image: StoredImage) -> str:
     return (
         f'<form method="post" action="{esc(action)}" class="inline label-form">'
         f'<input type="hidden" name="ref" value="{esc(image.entry.source_ref)}">'
-        f'<span>Label: <strong class="current-label {esc(current)}">{esc(current)}</strong></span>'
+        + "".join(
+            f'<input type="hidden" name="{esc(k)}" value="{esc(v)}">'
+            for k, v in filter_query(filters).items()
+        )
+        + f'<span>Label: <strong class="current-label {esc(current)}">{esc(current)}</strong></span>'
         f"{buttons}</form>"
     )
 
 
-def _neighbours(name: str, dataset_type: str, image: DatasetImage) -> str:
+def _neighbours(name: str, dataset_type: str, image: DatasetImage, filters: dict[str, str]) -> str:
     def link(ref: str | None, rel: str, text: str) -> str:
         if ref is None:
             return f'<span class="disabled">{text}</span>'
-        return f'<a href="{esc(label_path(name, dataset_type, ref))}" rel="{rel}">{text}</a>'
+        return f'<a href="{esc(label_path(name, dataset_type, ref, filters))}" rel="{rel}">{text}</a>'
 
+    if image.position is None:
+        where = f"no longer matches the filters ({image.total} images do)"
+    else:
+        where = f"image {image.position} of {image.total}"
+    gallery = "filtered gallery" if filter_query(filters) else "gallery"
+    back = filtered_gallery_path(name, dataset_type, filters)
     return (
         '<p class="neighbours">'
         + link(image.previous_ref, "prev", "&larr; previous (j)")
-        + f" <span>image {image.position} of {image.total}</span> "
+        + f' <span class="position">{where}</span> '
         + link(image.next_ref, "next", "next (k) &rarr;")
-        + f' <a href="{esc(gallery_path(name, dataset_type))}">gallery</a></p>'
+        + f' <a href="{esc(back)}" class="back">{gallery}</a></p>'
     )
 
 
@@ -139,19 +158,21 @@ async def label_page(
     name = request.path_params["name"]
     dataset_type = request.path_params["dataset_type"]
     ref = request.query_params.get("ref", "")
+    filters = read_filters(request.query_params)
     nav = project_nav(name, "gallery")
     try:
-        view = await run_in_threadpool(find_image, runtime, name, dataset_type, ref)
+        view = await run_in_threadpool(find_image, runtime, name, dataset_type, ref, filters)
         types = await run_in_threadpool(types_of_project, runtime, view.image.project_id)
     except ServiceError as exc:
-        back = f'<p><a href="{esc(gallery_path(name, dataset_type))}">Back to the gallery</a></p>'
+        back_path = filtered_gallery_path(name, dataset_type, filters)
+        back = f'<p><a href="{esc(back_path)}">Back to the gallery</a></p>'
         return page("Label image", back, error=exc.message, status_code=exc.status, nav=nav)
     title = ref.rsplit("/", 1)[-1] or ref
     image = view.image
     body = (
         f'<p class="source-ref">{esc(ref)}</p>'
-        + _label_buttons(name, dataset_type, image)
-        + _neighbours(name, dataset_type, view)
+        + _label_buttons(name, dataset_type, image, filters)
+        + _neighbours(name, dataset_type, view, filters)
         + (
             _editor(name, dataset_type, image, types)
             if image.entry.label == "anomaly"
@@ -182,12 +203,13 @@ async def set_label(runtime: Runtime, request: Request) -> Response:
     dataset_type = request.path_params["dataset_type"]
     form = await read_form(request)
     ref = first(form, "ref")
+    filters = filter_query(read_filters({k: first(form, k) for k in FILTERS}))
     try:
         await run_in_threadpool(_set_label, runtime, name, dataset_type, ref, first(form, "label"))
     except ServiceError as exc:
-        request.scope["query_string"] = urlencode({"ref": ref}).encode()
+        request.scope["query_string"] = urlencode({"ref": ref, **filters}).encode()
         return await label_page(runtime, request, exc.message, exc.status)
-    return RedirectResponse(label_path(name, dataset_type, ref), status_code=303)
+    return RedirectResponse(label_path(name, dataset_type, ref, filters), status_code=303)
 
 
 def _image_bytes(runtime: Runtime, name: str, dataset_type: str, ref: str) -> bytes:

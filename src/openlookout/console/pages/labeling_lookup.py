@@ -1,8 +1,9 @@
 """Finding one image of a dataset for the labeling page: its entry, its files, its neighbours.
 
 Read from the store for display (the stored Ground Truth line is the one ListDatasetEntries
-returns; the blob keys are the service's own copies of the image and mask). Neighbours follow
-ListDatasetEntries order: entries in the order they were first added.
+returns; the blob keys are the service's own copies of the image and mask). Neighbours follow the
+gallery's order (ListDatasetEntries order: entries in the order they were first added) among the
+entries that match the gallery's filters, read with the gallery's own filter clauses.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from dataclasses import dataclass
 
 from openlookout.console.calls import console_context
 from openlookout.console.dataset_updates import apply_lines
+from openlookout.console.pages.gallery import gallery_filter
 from openlookout.errors import ResourceNotFoundException, ValidationException
 from openlookout.imaging.manifest import ManifestEntry, ManifestError, parse_line
 from openlookout.service.context import Runtime
 from openlookout.service.datasets import dataset_resource_id, require_dataset, require_project
-from openlookout.store.entries import project_entries
-from openlookout.store.gallery import entry_lines, page_images
+from openlookout.store.gallery import entry_lines, filter_clauses, neighbours, page_images
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,11 @@ class StoredImage:
 
 @dataclass(frozen=True)
 class DatasetImage:
-    """An image and where it sits in the dataset's order (``position`` 1-based)."""
+    """An image and where it sits in the (filtered) order: ``position`` 1-based, ``None`` when the
+    image no longer matches the filters."""
 
     image: StoredImage
-    position: int
+    position: int | None
     total: int
     previous_ref: str | None
     next_ref: str | None
@@ -74,22 +76,27 @@ def find_entry(runtime: Runtime, name: str, dataset_type: str, ref: str) -> Stor
     )
 
 
-def find_image(runtime: Runtime, name: str, dataset_type: str, ref: str) -> DatasetImage:
-    """``find_entry`` plus the previous and next images in ListDatasetEntries order."""
+def find_image(
+    runtime: Runtime, name: str, dataset_type: str, ref: str, filters: dict[str, str]
+) -> DatasetImage:
+    """``find_entry`` plus the previous and next images among those the gallery's ``filters`` show."""
     image = find_entry(runtime, name, dataset_type, ref)
+    wanted = gallery_filter(filters)
+    dataset = require_dataset(runtime, console_context(runtime), name, dataset_type)
     with runtime.db.begin() as conn:
-        refs = [
-            e.source_ref
-            for e in sorted(project_entries(conn, image.project_id), key=lambda e: e.id)
-            if e.dataset_type == dataset_type
-        ]
-    index = refs.index(ref) if ref in refs else 0
+        around = neighbours(conn, dataset.id, filter_clauses(conn, dataset.id, wanted), ref)
+    if around is None:  # removed between the two reads
+        raise ResourceNotFoundException(
+            f"The {dataset_type} dataset of project {name} has no image {ref}.",
+            resource_id=dataset_resource_id(name, dataset_type),
+            resource_type="DATASET",
+        )
     return DatasetImage(
         image=image,
-        position=index + 1,
-        total=len(refs),
-        previous_ref=refs[index - 1] if index > 0 else None,
-        next_ref=refs[index + 1] if index + 1 < len(refs) else None,
+        position=around.position,
+        total=around.total,
+        previous_ref=around.previous_ref,
+        next_ref=around.next_ref,
     )
 
 
