@@ -319,7 +319,10 @@ def bump_revision(conn: Connection, dataset_id: int, now: float) -> None:
     )
 
 
-def _filter_clauses(conn: Connection, dataset_id: int, filters: EntryFilter) -> list[ColumnElement[bool]]:
+def entry_filter_clauses(
+    conn: Connection, dataset_id: int, filters: EntryFilter
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of ListDatasetEntries' filters over one dataset's entries."""
     c = dataset_entries.c
     clauses: list[ColumnElement[bool]] = [c.dataset_id == dataset_id]
     if filters.labeled is True:
@@ -345,7 +348,7 @@ def list_entry_page(
     conn: Connection, dataset_id: int, filters: EntryFilter, after_id: int | None, limit: int
 ) -> tuple[list[str], int | None]:
     """One page of entry JSON lines in id order; returns the lines and the last id if more follow."""
-    return entry_lines_page(conn, _filter_clauses(conn, dataset_id, filters), after_id, limit)
+    return entry_lines_page(conn, entry_filter_clauses(conn, dataset_id, filters), after_id, limit)
 
 
 def entry_lines_page(

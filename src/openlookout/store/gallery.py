@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Text, and_, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from openlookout.store.entries import EntryFilter, _filter_clauses, entry_lines_page
+from openlookout.store.entries import EntryFilter, entry_filter_clauses, entry_lines_page
 from openlookout.store.tables import anomaly_labels, console_anomaly_types, dataset_entries
 
 # SQLite allows 999 bound parameters per statement in old builds; stay well below.
@@ -104,7 +104,7 @@ def filter_clauses(conn: Connection, dataset_id: int, wanted: GalleryFilter) -> 
     text exactly when the list holds that name.
     """
     c = dataset_entries.c
-    clauses = _filter_clauses(
+    clauses = entry_filter_clauses(
         conn,
         dataset_id,
         EntryFilter(
