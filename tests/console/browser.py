@@ -40,3 +40,18 @@ def screenshot(page: Any, name: str) -> Path:
     path = artifacts_dir() / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def drag_on_mask(page: Any, points: list[tuple[int, int]]) -> None:
+    """Press, move through ``points`` (image pixel coordinates) and release, over the mask editor."""
+
+    def at(x: int, y: int) -> dict[str, float]:
+        return page.evaluate("([x, y]) => maskEditor.screenPoint(x + 0.5, y + 0.5)", [x, y])
+
+    start = at(*points[0])
+    page.mouse.move(start["x"], start["y"])
+    page.mouse.down()
+    for x, y in points[1:]:
+        point = at(x, y)
+        page.mouse.move(point["x"], point["y"], steps=8)
+    page.mouse.up()

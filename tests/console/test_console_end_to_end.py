@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
-from tests.console.browser import launch, screenshot
+from tests.console.browser import drag_on_mask, launch, screenshot
 from tests.contract.test_models_support import FAST_TRAINING, HEIGHT, WIDTH
 from tests.helpers.synthetic import png_image
 
@@ -67,21 +67,6 @@ def _expected_mask() -> np.ndarray:
     (x0, y0), (x1, y1) = POLYGON[0], POLYGON[2]
     labels[y0:y1, x0 : x1 + 1] = True
     return labels
-
-
-def _drag(page: Any, points: list[tuple[int, int]]) -> None:
-    """Press, move through ``points`` (image pixels) and release, over the mask editor."""
-
-    def at(x: int, y: int) -> dict[str, float]:
-        return page.evaluate("([x, y]) => maskEditor.screenPoint(x + 0.5, y + 0.5)", [x, y])
-
-    start = at(*points[0])
-    page.mouse.move(start["x"], start["y"])
-    page.mouse.down()
-    for x, y in points[1:]:
-        point = at(x, y)
-        page.mouse.move(point["x"], point["y"], steps=8)
-    page.mouse.up()
 
 
 def _upload(page: Any, dataset_type: str, files: list[Path], total: int) -> None:
@@ -212,10 +197,10 @@ def _paint_mask(page: Any, url: str) -> str:
     page.check("input[name=anomaly-type][value='1']")
     page.click("[data-tool=brush]")
     page.fill(".brush-size", str(BRUSH_SIZE))
-    _drag(page, [(BRUSH_FROM, BRUSH_ROW), (BRUSH_TO, BRUSH_ROW)])
+    drag_on_mask(page, [(BRUSH_FROM, BRUSH_ROW), (BRUSH_TO, BRUSH_ROW)])
     page.click("[data-tool=polygon]")
     for x, y in (*POLYGON, POLYGON[0]):
-        _drag(page, [(x, y)])
+        drag_on_mask(page, [(x, y)])
     painted = int(_expected_mask().sum())
     assert page.evaluate("maskEditor.counts()") == {TYPE_NAME: painted}
     page.click("button.save")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
-from tests.console.browser import launch, screenshot
+from tests.console.browser import drag_on_mask, launch, screenshot
 from tests.helpers.synthetic import png_image
 
 WIDTH, HEIGHT = 160, 120
@@ -46,21 +46,8 @@ def _expected() -> np.ndarray:
     return labels
 
 
-def _drag(page: Any, points: list[tuple[int, int]]) -> None:
-    def at(x: int, y: int) -> dict[str, float]:
-        return page.evaluate("([x, y]) => maskEditor.screenPoint(x + 0.5, y + 0.5)", [x, y])
-
-    start = at(*points[0])
-    page.mouse.move(start["x"], start["y"])
-    page.mouse.down()
-    for x, y in points[1:]:
-        p = at(x, y)
-        page.mouse.move(p["x"], p["y"], steps=8)
-    page.mouse.up()
-
-
 def _click(page: Any, x: int, y: int) -> None:
-    _drag(page, [(x, y)])
+    drag_on_mask(page, [(x, y)])
 
 
 def _counts(page: Any) -> dict[str, int]:
@@ -101,7 +88,7 @@ def test_browser_paints_saves_and_reloads_a_mask(server: Any, lv: Any) -> None:
             page.check("input[name=anomaly-type][value='1']")
             page.keyboard.press("2")  # scratch, with the key
             page.fill(".brush-size", "5")
-            _drag(page, [(10, 20), (35, 20), (60, 20)])
+            drag_on_mask(page, [(10, 20), (35, 20), (60, 20)])
             assert _counts(page) == {"scratch": int(_brush_stroke().sum())}
 
             page.mouse.move(640, 500)

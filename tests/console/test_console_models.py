@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from tests.contract.conftest import S3_TEST_CREDENTIALS, LiveServer, _start_server
+from tests.contract.conftest import LiveServer, _start_server, s3_client
 from tests.contract.test_models_support import (
     FAST_TRAINING,
     HEIGHT,
@@ -45,13 +44,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator
         tmp_path_factory.mktemp("console-models"), s3_endpoint, {"extra": dict(FAST_TRAINING)}
     )
     lv = lookoutvision_client(server.url, retries={"total_max_attempts": 1})
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=S3_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = s3_client(s3_endpoint)
     s3.create_bucket(Bucket=OUT)
     classification_project(lv, s3, PROJECT, DATA)
     yield {"server": server, "lv": lv, "s3": s3}

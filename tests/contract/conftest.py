@@ -91,9 +91,14 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def s3(s3_endpoint: str) -> Any:
+    return s3_client(s3_endpoint)
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client for the loopback S3 server at ``endpoint``, with the test credentials."""
     return boto3.client(
         "s3",
-        endpoint_url=s3_endpoint,
+        endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id=S3_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],

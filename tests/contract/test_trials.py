@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from tests.contract.conftest import S3_TEST_CREDENTIALS, LiveServer, _start_server
+from tests.contract.conftest import LiveServer, _start_server, s3_client
 from tests.contract.test_models_support import (
     FAST_TRAINING,
     HEIGHT,
@@ -42,13 +41,7 @@ def trained(
 ) -> Iterator[tuple[LiveServer, Any, Any]]:
     live = _start_server(tmp_path_factory.mktemp("trials"), s3_endpoint, {"extra": dict(FAST_TRAINING)})
     lv = lookoutvision_client(live.url, retries={"total_max_attempts": 1})
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=S3_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = s3_client(s3_endpoint)
     s3.create_bucket(Bucket="trial-output")
     classification_project(lv, s3, PROJECT, BUCKET)
     lv.create_model(ProjectName=PROJECT, OutputConfig={"S3Location": {"Bucket": "trial-output"}})
