@@ -233,10 +233,18 @@ class TrainingEntry:
     entry_json: str
 
 
-def labeled_entries(conn: Connection, project_id: int) -> list[TrainingEntry]:
-    """Every labeled entry of the project's datasets, in a stable order (dataset type, entry id)."""
+def labeled_entries(
+    conn: Connection, project_id: int, *, source_ref: str | None = None
+) -> list[TrainingEntry]:
+    """Every labeled entry of the project's datasets, in a stable order (dataset type, entry id).
+
+    With ``source_ref``, only the entries of that image (one per dataset holding it).
+    """
     from openlookout.store.tables import dataset_entries, datasets
 
+    clauses = [datasets.c.project_id == project_id, dataset_entries.c.label.is_not(None)]
+    if source_ref is not None:
+        clauses.append(dataset_entries.c.source_ref == source_ref)
     rows = conn.execute(
         select(
             datasets.c.dataset_type,
@@ -247,7 +255,7 @@ def labeled_entries(conn: Connection, project_id: int) -> list[TrainingEntry]:
             dataset_entries.c.entry_json,
         )
         .select_from(dataset_entries.join(datasets, datasets.c.id == dataset_entries.c.dataset_id))
-        .where(datasets.c.project_id == project_id, dataset_entries.c.label.is_not(None))
+        .where(*clauses)
         .order_by(datasets.c.dataset_type, dataset_entries.c.id)
     )
     return [

@@ -68,8 +68,8 @@ def evaluation_blob_base(model: ModelRow) -> str | None:
     return model.onnx_blob.rsplit("/", 1)[0]
 
 
-def load_evaluation(runtime: Runtime, model: ModelRow) -> Evaluation | None:
-    """The evaluation of a trained model; None when training stored none."""
+def _evaluation_files(runtime: Runtime, model: ModelRow) -> tuple[list[str], dict[str, Any]] | None:
+    """The manifest's non-empty lines and the parsed metrics document; None when training stored none."""
     base = evaluation_blob_base(model)
     if base is None:
         return None
@@ -78,28 +78,53 @@ def load_evaluation(runtime: Runtime, model: ModelRow) -> Evaluation | None:
         document = json.loads(runtime.blobs.get_named(f"{base}/EvaluationResult.json"))
     except BlobNotFound:
         return None
+    return [t for t in manifest.splitlines() if t.strip()], document
+
+
+def _image_result(number: int, text: str, entries: dict[str, TrainingEntry]) -> ImageResult:
+    line = json.loads(text)
+    source_ref = str(line["source-ref"])
+    detected = line.get("anomaly-label-detected-metadata", {})
+    return ImageResult(
+        number=number,
+        source_ref=source_ref,
+        truth="anomaly" if line.get("anomaly-label") == 1 else "normal",
+        predicted="anomaly" if line.get("anomaly-label-detected") == 1 else "normal",
+        confidence=float(detected.get("confidence", 0.0)),
+        entry=entries.get(source_ref),
+    )
+
+
+def load_evaluation(runtime: Runtime, model: ModelRow) -> Evaluation | None:
+    """The evaluation of a trained model; None when training stored none."""
+    files = _evaluation_files(runtime, model)
+    if files is None:
+        return None
+    lines, document = files
     with runtime.db.begin() as conn:
         entries = {e.source_ref: e for e in model_store.labeled_entries(conn, model.project_id)}
-    results = []
-    for number, text in enumerate((t for t in manifest.splitlines() if t.strip()), start=1):
-        line = json.loads(text)
-        source_ref = str(line["source-ref"])
-        detected = line.get("anomaly-label-detected-metadata", {})
-        results.append(
-            ImageResult(
-                number=number,
-                source_ref=source_ref,
-                truth="anomaly" if line.get("anomaly-label") == 1 else "normal",
-                predicted="anomaly" if line.get("anomaly-label-detected") == 1 else "normal",
-                confidence=float(detected.get("confidence", 0.0)),
-                entry=entries.get(source_ref),
-            )
-        )
     return Evaluation(
-        results=results,
+        results=[_image_result(n, text, entries) for n, text in enumerate(lines, start=1)],
         metrics=dict(document.get("AggregatedEvaluationResults", {}).get("Metrics", {})),
         details=dict(document.get("EvaluationDetails", {})),
     )
+
+
+def load_result(runtime: Runtime, model: ModelRow, number: int) -> tuple[ImageResult | None, int] | None:
+    """Test image ``number`` (from 1, None if out of range) and how many there are; None without results.
+
+    Reads the one entry it needs, not every labeled entry of the project as ``load_evaluation``.
+    """
+    files = _evaluation_files(runtime, model)
+    if files is None:
+        return None
+    if not 1 <= number <= len(files[0]):
+        return None, len(files[0])
+    text = files[0][number - 1]
+    source_ref = str(json.loads(text)["source-ref"])
+    with runtime.db.begin() as conn:
+        found = model_store.labeled_entries(conn, model.project_id, source_ref=source_ref)
+    return _image_result(number, text, {e.source_ref: e for e in found}), len(files[0])
 
 
 def short_name(source_ref: str) -> str:

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from openlookout.blobs.base import BlobNotFound
 from openlookout.console import overlays
-from openlookout.console.pages.model_evaluation import ImageResult, load_evaluation, load_model, short_name
+from openlookout.console.pages.model_evaluation import ImageResult, load_model, load_result, short_name
 from openlookout.console.pages.models import ASSETS, model_url, status_api_url
 from openlookout.console.render import esc, page, project_nav
 from openlookout.console.routing import Binder, PageRoute
@@ -33,12 +33,13 @@ class NoSuchResult(LookupError):
 
 def _find(runtime: Runtime, name: str, version: str, number: str) -> tuple[ModelRow, ImageResult, int]:
     model = load_model(runtime, name, version)
-    evaluation = load_evaluation(runtime, model)
-    if evaluation is None:
+    found = load_result(runtime, model, int(number) if number.isdigit() and len(number) < 10 else 0)
+    if found is None:
         raise NoSuchResult(f"model version {version} has no test results")
-    if not number.isdigit() or not 1 <= int(number) <= len(evaluation.results):
+    result, total = found
+    if result is None:
         raise NoSuchResult(f"model version {version} has no test image number {number[:12]}")
-    return model, evaluation.results[int(number) - 1], len(evaluation.results)
+    return model, result, total
 
 
 def _picture_url(name: str, version: str, number: int, picture: str) -> str:
