@@ -25,6 +25,7 @@ class StoredImage:
     """One image of a dataset: its Ground Truth entry and the service's copies of its files."""
 
     project_id: int
+    dataset_id: int
     entry: ManifestEntry
     image_sha256: str
     mask_sha256: str | None
@@ -68,6 +69,7 @@ def find_entry(runtime: Runtime, name: str, dataset_type: str, ref: str) -> Stor
         )
     return StoredImage(
         project_id=project.id,
+        dataset_id=dataset.id,
         entry=entry,
         image_sha256=files.image_sha256,
         mask_sha256=files.mask_sha256,
@@ -82,9 +84,8 @@ def find_image(
     """``find_entry`` plus the previous and next images among those the gallery's ``filters`` show."""
     image = find_entry(runtime, name, dataset_type, ref)
     wanted = gallery_filter(filters)
-    dataset = require_dataset(runtime, console_context(runtime), name, dataset_type)
     with runtime.db.begin() as conn:
-        around = neighbours(conn, dataset.id, filter_clauses(conn, dataset.id, wanted), ref)
+        around = neighbours(conn, image.dataset_id, filter_clauses(conn, image.dataset_id, wanted), ref)
     if around is None:  # removed between the two reads
         raise ResourceNotFoundException(
             f"The {dataset_type} dataset of project {name} has no image {ref}.",
