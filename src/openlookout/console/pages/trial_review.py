@@ -81,18 +81,22 @@ def counts_json(counts: TrialCounts) -> dict[str, int]:
 # --- the page -------------------------------------------------------------------------------
 
 
-def _view(runtime: Runtime, name: str, trial_id: int, filters: dict[str, str]) -> tuple[TrialPage, list[str]]:
-    number = int(filters["page"])
-    view = trial_service.describe_trial(
+def _describe_page(runtime: Runtime, name: str, trial_id: int, filters: dict[str, str]) -> TrialPage:
+    """The trial with the page of images the review ``filters`` (show, order, page) select."""
+    return trial_service.describe_trial(
         runtime,
         console_context(runtime),
         name,
         trial_id,
-        offset=(number - 1) * PAGE_SIZE,
+        offset=(int(filters["page"]) - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
         unreviewed_only=filters["show"] == "unreviewed",
         anomalous_first=filters["order"] == "anomalous",
     )
+
+
+def _view(runtime: Runtime, name: str, trial_id: int, filters: dict[str, str]) -> tuple[TrialPage, list[str]]:
+    view = _describe_page(runtime, name, trial_id, filters)
     description = call_sync(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
     # The train dataset first: it is where verified images usually go.
     datasets = sorted((d["DatasetType"] for d in description.get("Datasets", [])), key=lambda t: t != "train")
@@ -343,17 +347,13 @@ async def progress_json(runtime: Runtime, request: Request) -> Response:
     filters = _filters(request)
     try:
         trial_id = _trial_id(request)
-        view = await run_in_threadpool(
-            trial_service.describe_trial,
-            runtime,
-            console_context(runtime),
-            name,
-            trial_id,
-            offset=(int(filters["page"]) - 1) * PAGE_SIZE if with_tiles else 0,
-            limit=PAGE_SIZE if with_tiles else 1,
-            unreviewed_only=with_tiles and filters["show"] == "unreviewed",
-            anomalous_first=with_tiles and filters["order"] == "anomalous",
-        )
+        if with_tiles:
+            view = await run_in_threadpool(_describe_page, runtime, name, trial_id, filters)
+        else:
+            ctx = console_context(runtime)
+            view = await run_in_threadpool(
+                trial_service.describe_trial, runtime, ctx, name, trial_id, limit=1
+            )
     except ServiceError as exc:
         return _error_json(exc)
     trial = view.trial
