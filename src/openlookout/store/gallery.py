@@ -17,8 +17,9 @@ Nothing here writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Text, and_, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,36 +39,28 @@ class PageImage:
     mask_sha256: str | None
 
 
-def page_images(conn: Connection, dataset_id: int, refs: Sequence[str]) -> dict[str, PageImage]:
-    """source-ref -> blob keys for the entries of ``refs`` in the dataset (unknown refs left out)."""
+def _rows_by_ref(conn: Connection, dataset_id: int, refs: Sequence[str], *columns: Any) -> Iterator[Any]:
+    """Rows of ``columns`` (plus ``source_ref``) for the entries of ``refs``, in indexed chunks."""
     c = dataset_entries.c
-    found: dict[str, PageImage] = {}
     wanted = list(dict.fromkeys(refs))
     for start in range(0, len(wanted), LOOKUP_CHUNK):
         chunk = wanted[start : start + LOOKUP_CHUNK]
-        rows = conn.execute(
-            select(c.source_ref, c.image_sha256, c.mask_sha256).where(
-                c.dataset_id == dataset_id, c.source_ref.in_(chunk)
-            )
+        yield from conn.execute(
+            select(c.source_ref, *columns).where(c.dataset_id == dataset_id, c.source_ref.in_(chunk))
         )
-        for row in rows:
-            found[row.source_ref] = PageImage(row.image_sha256, row.mask_sha256)
-    return found
+
+
+def page_images(conn: Connection, dataset_id: int, refs: Sequence[str]) -> dict[str, PageImage]:
+    """source-ref -> blob keys for the entries of ``refs`` in the dataset (unknown refs left out)."""
+    c = dataset_entries.c
+    rows = _rows_by_ref(conn, dataset_id, refs, c.image_sha256, c.mask_sha256)
+    return {row.source_ref: PageImage(row.image_sha256, row.mask_sha256) for row in rows}
 
 
 def entry_lines(conn: Connection, dataset_id: int, refs: Sequence[str]) -> dict[str, str]:
     """source-ref -> the entry's Ground Truth JSON line, for the entries of ``refs`` in the dataset."""
-    c = dataset_entries.c
-    found: dict[str, str] = {}
-    wanted = list(dict.fromkeys(refs))
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
-        chunk = wanted[start : start + LOOKUP_CHUNK]
-        rows = conn.execute(
-            select(c.source_ref, c.entry_json).where(c.dataset_id == dataset_id, c.source_ref.in_(chunk))
-        )
-        for row in rows:
-            found[row.source_ref] = row.entry_json
-    return found
+    rows = _rows_by_ref(conn, dataset_id, refs, dataset_entries.c.entry_json)
+    return {row.source_ref: row.entry_json for row in rows}
 
 
 def anomaly_type_names(conn: Connection, project_id: int) -> list[str]:
