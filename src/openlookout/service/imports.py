@@ -33,9 +33,9 @@ from openlookout.service.datasets import (
     start_update,
 )
 from openlookout.service.entries import Candidate, IngestError, ParsedBatch, ingest
+from openlookout.sources.reader import upload_ref
 from openlookout.store import entries as repo
 
-UPLOAD_SCHEME = "upload://"
 MAX_NAME_CHARS = 255
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -92,7 +92,7 @@ def add_image(
         raise ValidationException(f"The label must be normal, anomaly or absent, not {label!r}.")
     if not data:
         raise ValidationException(f"The upload {name} is empty.")
-    source_ref = f"{UPLOAD_SCHEME}{hashlib.sha256(data).hexdigest()}/{name}"
+    source_ref = upload_ref(hashlib.sha256(data).hexdigest(), name)
     project = require_project(runtime, ctx, project_name)
     with runtime.db.begin() as conn:
         dataset = repo.get_dataset(conn, project.id, dataset_type)

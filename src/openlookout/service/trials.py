@@ -40,7 +40,7 @@ from openlookout.imaging.manifest import Label, new_entry, render_entry
 from openlookout.service import models as model_service
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.projects import require_project
-from openlookout.sources.reader import SourceError
+from openlookout.sources.reader import SourceError, upload_ref
 from openlookout.store import entries as entry_store
 from openlookout.store import models as model_store
 from openlookout.store import trials as repo
@@ -444,7 +444,7 @@ def _entry_line(trial: TrialRow, image: TrialImageRow, colors: dict[str, str] | 
     label = cast(Label, image.verdict)
     job_name = f"openlookout/trial-detection/{trial.id}"
     if label == "anomaly" and image.is_anomalous and image.mask_sha256 and colors:
-        mask_ref = f"upload://{image.mask_sha256}/trial-{trial.id}-image-{image.id}-mask.png"
+        mask_ref = upload_ref(image.mask_sha256, f"trial-{trial.id}-image-{image.id}-mask.png")
         entry = new_entry(image.source_ref, label, mask_ref=mask_ref, colors=colors, job_name=job_name)
     else:
         entry = new_entry(image.source_ref, label, job_name=job_name)

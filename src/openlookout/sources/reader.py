@@ -38,6 +38,13 @@ from openlookout.settings import Settings
 
 UPLOAD_SCHEME = "upload://"
 _UPLOAD_REF = re.compile(r"upload://([0-9a-f]{64})/(.+)", re.DOTALL)
+
+
+def upload_ref(sha256: str, name: str) -> str:
+    """The reference of a file kept in the blob store under ``sha256``, named ``name`` for people."""
+    return f"{UPLOAD_SCHEME}{sha256}/{name}"
+
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 LABEL_FOLDERS = {"normal": "normal", "anomaly": "anomaly"}
 DEFAULT_LIST_LIMIT = 100_000

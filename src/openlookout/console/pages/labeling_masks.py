@@ -29,7 +29,7 @@ from openlookout.errors import ServiceError, ValidationException
 from openlookout.imaging.images import ImageRejected
 from openlookout.imaging.manifest import DEFAULT_MASK_ATTRIBUTE, new_entry, render_entry
 from openlookout.service.context import Runtime
-from openlookout.service.imports import UPLOAD_SCHEME
+from openlookout.sources.reader import upload_ref
 
 # A run-length label map is small; even an all-noise 4096 x 4096 map stays well below this.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -79,7 +79,7 @@ def save_mask(runtime: Runtime, name: str, dataset_type: str, ref: str, document
         entry = new_entry(
             ref,
             "anomaly",
-            mask_ref=f"{UPLOAD_SCHEME}{key}/{stem}-mask.png",
+            mask_ref=upload_ref(key, f"{stem}-mask.png"),
             colors=colors,
             label_attribute=old.label_attribute,
             mask_attribute=old.mask_attribute or DEFAULT_MASK_ATTRIBUTE,
