@@ -21,6 +21,15 @@ from sqlalchemy import Connection
 from openlookout.imaging.manifest import new_entry
 from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import Runtime
+from openlookout.service.dataset_states import (
+    CREATE_COMPLETE,
+    CREATE_FAILED,
+    CREATE_IN_PROGRESS,
+    ROLLBACK_COMPLETE,
+    ROLLBACK_IN_PROGRESS,
+    UPDATE_COMPLETE,
+    UPDATE_IN_PROGRESS,
+)
 from openlookout.service.entries import (
     Candidate,
     IngestError,
@@ -39,14 +48,6 @@ UPDATE_ENTRIES = "dataset.update_entries"
 IMPORT_SOURCE = "dataset.import_source"
 
 MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
-
-CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
-CREATE_COMPLETE = "CREATE_COMPLETE"
-CREATE_FAILED = "CREATE_FAILED"
-UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
-UPDATE_COMPLETE = "UPDATE_COMPLETE"
-ROLLBACK_IN_PROGRESS = "UPDATE_FAILED_ROLLBACK_IN_PROGRESS"
-ROLLBACK_COMPLETE = "UPDATE_FAILED_ROLLBACK_COMPLETE"
 
 
 def register_dataset_jobs(runner: JobRunner) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
 from openlookout.service import dataset_jobs as jobs
+from openlookout.service import dataset_states as states
 from openlookout.service import projects
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.models import require_no_training
@@ -27,9 +28,14 @@ MAX_CHANGES_BYTES = 10 * 1024 * 1024
 DEFAULT_PAGE = 100
 UPDATE_POLL_SECONDS = 0.05
 
-STABLE_STATES = frozenset({jobs.CREATE_COMPLETE, jobs.UPDATE_COMPLETE, jobs.ROLLBACK_COMPLETE})
+STABLE_STATES = frozenset({states.CREATE_COMPLETE, states.UPDATE_COMPLETE, states.ROLLBACK_COMPLETE})
 BUSY_STATES = frozenset(
-    {jobs.CREATE_IN_PROGRESS, jobs.UPDATE_IN_PROGRESS, jobs.ROLLBACK_IN_PROGRESS, "DELETE_IN_PROGRESS"}
+    {
+        states.CREATE_IN_PROGRESS,
+        states.UPDATE_IN_PROGRESS,
+        states.ROLLBACK_IN_PROGRESS,
+        states.DELETE_IN_PROGRESS,
+    }
 )
 
 
@@ -67,7 +73,7 @@ def wait_until_updated(
     deadline = time.monotonic() + timeout
     while True:
         dataset = require_dataset(runtime, ctx, name, dataset_type)
-        if dataset.status not in (jobs.UPDATE_IN_PROGRESS, jobs.ROLLBACK_IN_PROGRESS):
+        if dataset.status not in (states.UPDATE_IN_PROGRESS, states.ROLLBACK_IN_PROGRESS):
             return dataset
         if time.monotonic() > deadline:
             return None
@@ -125,14 +131,9 @@ def new_dataset(
 
 
 def _metadata(dataset: repo.DatasetRow) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "DatasetType": dataset.dataset_type,
-        "CreationTimestamp": dataset.created_at,
-        "Status": dataset.status,
-    }
-    if dataset.status_message:
-        out["StatusMessage"] = dataset.status_message
-    return out
+    return states.dataset_metadata(
+        dataset.dataset_type, dataset.created_at, dataset.status, dataset.status_message
+    )
 
 
 # --- handlers -------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def create_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     if source is not None and not s3_object:
         raise ValidationException("DatasetSource must name a GroundTruthManifest S3Object.")
     if not s3_object:
-        dataset, _ = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_COMPLETE)
+        dataset, _ = new_dataset(runtime, ctx, project_name, dataset_type, states.CREATE_COMPLETE)
         return {"DatasetMetadata": _metadata(dataset)}
     bucket, key = s3_object.get("Bucket"), s3_object.get("Key")
     if not bucket or not key:
@@ -155,7 +156,12 @@ def create_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     if s3_object.get("VersionId"):
         payload["version_id"] = str(s3_object["VersionId"])
     dataset, _ = new_dataset(
-        runtime, ctx, project_name, dataset_type, jobs.CREATE_IN_PROGRESS, job=(jobs.IMPORT_MANIFEST, payload)
+        runtime,
+        ctx,
+        project_name,
+        dataset_type,
+        states.CREATE_IN_PROGRESS,
+        job=(jobs.IMPORT_MANIFEST, payload),
     )
     return {"DatasetMetadata": _metadata(dataset)}
 
@@ -171,6 +177,7 @@ def describe_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, An
         "CreationTimestamp": dataset.created_at,
         "LastUpdatedTimestamp": dataset.updated_at,
         "Status": dataset.status,
+        "StatusMessage": states.dataset_status_message(dataset.status, dataset.status_message),
         "ImageStats": {
             "Total": stats.total,
             "Labeled": stats.labeled,
@@ -178,8 +185,6 @@ def describe_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, An
             "Anomaly": stats.anomaly,
         },
     }
-    if dataset.status_message:
-        description["StatusMessage"] = dataset.status_message
     return {"DatasetDescription": description}
 
 
@@ -193,7 +198,7 @@ def delete_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     with runtime.db.begin() as conn:
         project = repo.lock_project(conn, dataset.project_id)
         changed = repo.set_dataset_status(
-            conn, dataset.id, "DELETE_IN_PROGRESS", None, time.time(), expect_status=[dataset.status]
+            conn, dataset.id, states.DELETE_IN_PROGRESS, None, time.time(), expect_status=[dataset.status]
         )
         if not changed or project is None:
             raise busy_conflict(project_name, dataset, "deleted")
@@ -276,7 +281,7 @@ def update_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[s
     except Exception:
         runtime.blobs.delete_named(changes_name)
         raise
-    return {"Status": jobs.UPDATE_IN_PROGRESS}
+    return {"Status": states.UPDATE_IN_PROGRESS}
 
 
 def start_update(runtime: Runtime, project_name: str, dataset: repo.DatasetRow, *, job: JobSpec) -> int:
@@ -289,7 +294,7 @@ def start_update(runtime: Runtime, project_name: str, dataset: repo.DatasetRow, 
     kind, payload = job
     with runtime.db.begin() as conn:
         changed = repo.set_dataset_status(
-            conn, dataset.id, jobs.UPDATE_IN_PROGRESS, None, time.time(), expect_status=STABLE_STATES
+            conn, dataset.id, states.UPDATE_IN_PROGRESS, None, time.time(), expect_status=STABLE_STATES
         )
         if not changed:
             raise busy_conflict(project_name, dataset, "updated")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
 from openlookout.service import arns, paging
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.dataset_states import dataset_metadata
 from openlookout.store import projects as project_store
 from openlookout.store import tags as tag_store
 from openlookout.store.projects import ProjectRow
@@ -73,16 +74,7 @@ def describe_project(runtime: Runtime, ctx: RequestContext, params: dict[str, An
     with runtime.db.begin() as conn:
         project = require_project(conn, ctx, params["ProjectName"])
         summaries = project_store.project_datasets(conn, project.id)
-    datasets = []
-    for summary in summaries:
-        item: dict[str, Any] = {
-            "DatasetType": summary.dataset_type,
-            "CreationTimestamp": summary.created_at,
-            "Status": summary.status,
-        }
-        if summary.status_message is not None:
-            item["StatusMessage"] = summary.status_message
-        datasets.append(item)
+    datasets = [dataset_metadata(s.dataset_type, s.created_at, s.status, s.status_message) for s in summaries]
     return {"ProjectDescription": {**project_metadata(project), "Datasets": datasets}}
 
 
