@@ -107,7 +107,7 @@ def start_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -
             model.id,
             expect_status=[model.status],
             status=model_service.STARTING_HOSTING,
-            status_message="Starting the inference units.",
+            status_message=None,
             min_inference_units=min_units,
             max_inference_units=int(max_units) if max_units is not None else None,
             updated_at=time.time(),
@@ -131,7 +131,7 @@ def stop_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) ->
             model.id,
             expect_status=[model.status],
             status=model_service.STOPPING_HOSTING,
-            status_message="Stopping the inference units.",
+            status_message=None,
             updated_at=time.time(),
         )
         if not changed:
@@ -176,9 +176,7 @@ def run_host(runtime: Runtime, payload: dict[str, Any]) -> None:
             f"hosting failed: {exc}",
         )
         return
-    hosted = _set(
-        runtime, model_id, [model_service.STARTING_HOSTING], model_service.HOSTED, "The model is hosted."
-    )
+    hosted = _set(runtime, model_id, [model_service.STARTING_HOSTING], model_service.HOSTED)
     if not hosted:  # stopped or deleted meanwhile
         manager(runtime).stop(model_id)
 
@@ -186,7 +184,7 @@ def run_host(runtime: Runtime, payload: dict[str, Any]) -> None:
 def run_unhost(runtime: Runtime, payload: dict[str, Any]) -> None:
     model_id = int(payload["model_id"])
     manager(runtime).stop(model_id)
-    _set(runtime, model_id, [model_service.STOPPING_HOSTING], model_service.TRAINED, "The model is stopped.")
+    _set(runtime, model_id, [model_service.STOPPING_HOSTING], model_service.TRAINED)
 
 
 def on_host_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
@@ -201,16 +199,12 @@ def on_host_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> 
 
 def on_unhost_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
     manager(runtime).stop(int(payload["model_id"]))
-    _set(
-        runtime,
-        int(payload["model_id"]),
-        [model_service.STOPPING_HOSTING],
-        model_service.TRAINED,
-        "The model is stopped.",
-    )
+    _set(runtime, int(payload["model_id"]), [model_service.STOPPING_HOSTING], model_service.TRAINED)
 
 
-def _set(runtime: Runtime, model_id: int, expect: list[str], status: str, message: str) -> bool:
+def _set(runtime: Runtime, model_id: int, expect: list[str], status: str, message: str | None = None) -> bool:
+    """Move the model from one of ``expect`` to ``status``; ``message`` is a failure's reason (without
+    one, StatusMessage shows the status's own sentence, see ``models.STATUS_SENTENCES``)."""
     with runtime.db.begin() as conn:
         return repo.update_model(
             conn,
@@ -283,13 +277,7 @@ def restore_hosting(runtime: Runtime) -> None:
     for model in starting:
         launch(runtime, run_host, model.id)
     for model in stopping:
-        _set(
-            runtime,
-            model.id,
-            [model_service.STOPPING_HOSTING],
-            model_service.TRAINED,
-            "The model is stopped.",
-        )
+        _set(runtime, model.id, [model_service.STOPPING_HOSTING], model_service.TRAINED)
 
     def bring_back() -> None:
         for model in hosted:

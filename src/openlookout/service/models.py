@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
-from openlookout.service import arns, paging
+from openlookout.service import arns, paging, status_messages
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.projects import require_project
 from openlookout.store import entries as entry_store
@@ -39,6 +39,18 @@ HOSTING_FAILED = "HOSTING_FAILED"
 STOPPING_HOSTING = "STOPPING_HOSTING"
 SYSTEM_UPDATING = "SYSTEM_UPDATING"
 DELETING = "DELETING"
+
+STATUS_SENTENCES = {
+    TRAINING: "Training the model.",
+    TRAINED: "Training completed successfully.",
+    TRAINING_FAILED: "Training failed.",
+    STARTING_HOSTING: "Hosting the model.",
+    HOSTED: "Model hosted.",
+    HOSTING_FAILED: "Hosting failed.",
+    STOPPING_HOSTING: "Stopping the model.",
+    SYSTEM_UPDATING: "The hosted model is being updated.",
+    DELETING: "Deleting the model.",
+}
 
 HOSTING_STATES = frozenset({STARTING_HOSTING, HOSTED, HOSTING_FAILED, STOPPING_HOSTING, SYSTEM_UPDATING})
 DELETABLE_STATES = frozenset({TRAINED, TRAINING_FAILED})
@@ -124,17 +136,22 @@ def require_no_training(runtime: Runtime, project_name: str, project_id: int, da
 # --- shapes ---------------------------------------------------------------------------------
 
 
+def model_status_message(model: ModelRow) -> str:
+    """The model's StatusMessage: what training or hosting stored (a step, a failure's reason),
+    else the sentence for its status."""
+    return status_messages.status_message(model.status, model.status_message, STATUS_SENTENCES)
+
+
 def model_metadata(model: ModelRow) -> dict[str, Any]:
     out: dict[str, Any] = {
         "CreationTimestamp": model.created_at,
         "ModelVersion": str(model.version),
         "ModelArn": model.arn,
         "Status": model.status,
+        "StatusMessage": model_status_message(model),
     }
     if model.description:
         out["Description"] = model.description
-    if model.status_message:
-        out["StatusMessage"] = model.status_message
     if model.performance:
         out["Performance"] = dict(model.performance)
     return out
@@ -153,11 +170,17 @@ def model_description(model: ModelRow) -> dict[str, Any]:
         out["EvaluationEndTimestamp"] = model.evaluation_end_at
     if model.kms_key_id:
         out["KmsKeyId"] = model.kms_key_id
-    if model.min_inference_units is not None:
-        out["MinInferenceUnits"] = model.min_inference_units
-    if model.max_inference_units is not None:
-        out["MaxInferenceUnits"] = model.max_inference_units
+    out.update(_inference_units(model))
     return out
+
+
+def _inference_units(model: ModelRow) -> dict[str, int]:
+    """Min/MaxInferenceUnits of the last StartModel; without a MaxInferenceUnits the model does not
+    scale, so its maximum is its minimum."""
+    if model.min_inference_units is None:
+        return {}
+    maximum = model.max_inference_units or model.min_inference_units
+    return {"MinInferenceUnits": model.min_inference_units, "MaxInferenceUnits": maximum}
 
 
 # --- handlers -------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ def _summary(name: str, model: dict[str, Any]) -> str:
     units = ""
     if "MinInferenceUnits" in model:
         units = f"<dt>Inference units</dt><dd>{model['MinInferenceUnits']}"
-        units += f" to {model['MaxInferenceUnits']}" if "MaxInferenceUnits" in model else ""
+        maximum = model.get("MaxInferenceUnits", model["MinInferenceUnits"])
+        units += f" to {maximum}" if maximum != model["MinInferenceUnits"] else ""
         units += "</dd>"
     return (
         f'<dl class="model-summary"><dt>Status</dt><dd>{status_cell(name, version, model["Status"])}</dd>'
