@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
 from openlookout.packaging.bundle import build_bundle, recipe
 from openlookout.service import models as model_service
-from openlookout.service import paging
+from openlookout.service import paging, status_messages
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.projects import require_project
 from openlookout.store import models as repo
@@ -31,6 +31,12 @@ from openlookout.store.projects import ProjectRow
 
 PACKAGE_JOB = "model.package"
 CREATED, RUNNING, SUCCEEDED, FAILED = "CREATED", "RUNNING", "SUCCEEDED", "FAILED"
+STATUS_SENTENCES = {
+    CREATED: "Packaging job created.",
+    RUNNING: "Building the model package.",
+    SUCCEEDED: "Model package created.",
+    FAILED: "Packaging failed.",
+}
 METHOD = "Greengrass"
 NVIDIA_OPTIONS = ("gpu-code", "trt-ver", "cuda-ver")
 PACKABLE = frozenset({model_service.TRAINED, model_service.HOSTED})
@@ -152,13 +158,12 @@ def _metadata(project_name: str, job: PackagingJobRow) -> dict[str, Any]:
         "ModelVersion": str(job.model_version),
         "ModelPackagingMethod": job.method,
         "Status": job.status,
+        "StatusMessage": status_messages.status_message(job.status, job.status_message, STATUS_SENTENCES),
         "CreationTimestamp": job.created_at,
         "LastUpdatedTimestamp": job.updated_at,
     }
     if job.description:
         out["ModelPackagingJobDescription"] = job.description
-    if job.status_message:
-        out["StatusMessage"] = job.status_message
     return out
 
 
@@ -170,10 +175,17 @@ def describe_model_packaging_job(
         project = require_project(conn, ctx, project_name)
         job = _require_job(conn, project, str(params["JobName"]))
     description = _metadata(project_name, job)
-    description["ModelPackagingConfiguration"] = job.configuration
+    description["ModelPackagingConfiguration"] = _configuration_used(job)
     if job.output_details:
         description["ModelPackagingOutputDetails"] = job.output_details
     return {"ModelPackagingDescription": description}
+
+
+def _configuration_used(job: PackagingJobRow) -> dict[str, Any]:
+    """The configuration as given, with the ComponentVersion the job chose when none was given."""
+    greengrass = dict(job.configuration.get("Greengrass") or {})
+    greengrass.setdefault("ComponentVersion", job.component_version)
+    return {**job.configuration, "Greengrass": greengrass}
 
 
 def list_model_packaging_jobs(
@@ -235,7 +247,7 @@ def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
         if job is None or job.status in (SUCCEEDED, FAILED):
             return
         model = repo.get_model(conn, job.project_id, job.model_version)
-    _set(runtime, job_id, status=RUNNING, status_message="Building the package.")
+    _set(runtime, job_id, status=RUNNING, status_message=None)
     if model is None or not model.onnx_blob:
         _set(
             runtime,
@@ -311,4 +323,4 @@ def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
             "ComponentVersion": job.component_version,
         }
     }
-    _set(runtime, job_id, status=SUCCEEDED, status_message="The package is ready.", output_details=details)
+    _set(runtime, job_id, status=SUCCEEDED, status_message=None, output_details=details)
