@@ -9,7 +9,7 @@ import pytest
 
 from conftest import DETECTORS, Data
 from openlookout.ml.calibration import auroc
-from openlookout.ml.detector import AnomalyDetector
+from openlookout.ml.detector import AnomalyDetector, Validation
 from openlookout.ml.types import Prediction
 
 NAMES = sorted(DETECTORS)
@@ -23,8 +23,16 @@ def test_fit_returns_self_and_learned_state_has_trailing_underscore(name: str, t
     assert detector.get_params() == {**AnomalyDetector().get_params(), **DETECTORS[name]}
     assert detector.fit(images[:8] + images[-3:], labels[:8] + labels[-3:]) is detector
     learned = {k for k in vars(detector) if k.endswith("_")}
-    assert {"graph_", "threshold_", "scale_", "input_size_", "components_"} <= learned
+    assert {
+        "graph_",
+        "threshold_",
+        "scale_",
+        "input_size_",
+        "decision_",
+        "validation_predictions_",
+    } <= learned
     assert detector.get_params() == {**AnomalyDetector().get_params(), **DETECTORS[name]}
+    assert detector.weights_source_ == f"imagenet-{detector.arch}"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -32,8 +40,7 @@ def test_predictions_have_the_documented_shape(
     name: str, fitted: dict[str, AnomalyDetector], unseen_test_set: Data
 ) -> None:
     detector = fitted[name]
-    images = unseen_test_set[0][:3]
-    predictions = detector.predict(images)
+    predictions = detector.predict(unseen_test_set[0][:3])
     assert len(predictions) == 3
     for p in predictions:
         assert isinstance(p, Prediction)
@@ -80,16 +87,19 @@ def test_deterministic_with_a_seed(
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_threshold_comes_from_training_data_only(
+def test_decision_is_learned_in_fit_and_travels_in_the_graph(
     name: str, fitted: dict[str, AnomalyDetector], unseen_test_set: Data
 ) -> None:
     detector = fitted[name]
     before = (detector.threshold_, detector.scale_, detector.pixel_threshold_)
     detector.predict(unseen_test_set[0])
     assert (detector.threshold_, detector.scale_, detector.pixel_threshold_) == before
-    # the learned threshold is the calibrated 0.5 point of the out-of-fold training scores
-    assert detector.oof_scores_.shape == (18,)
-    assert float(detector.graph_.threshold) == pytest.approx(detector.threshold_)
+    decision = detector.decision_
+    assert 0.0 <= decision.net_weight <= 1.0
+    assert float(detector.graph_.bias) == pytest.approx(decision.bias)
+    assert float(detector.graph_.weights.sum()) == pytest.approx(decision.gain)
+    # the held-out quarter of the 18 training images (3 normal + 2 anomalous) is the validation set
+    assert len(detector.validation_predictions_) == 5
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -117,19 +127,50 @@ def test_predict_before_fit_raises() -> None:
 def test_fit_rejects_bad_input(train_set: Data) -> None:
     images, labels, _ = train_set
     with pytest.raises(ValueError):
-        AnomalyDetector(weights="random", image_size=64).fit(images, labels[:-1])
+        AnomalyDetector(preset="fast", image_size=64).fit(images, labels[:-1])
     with pytest.raises(ValueError):
-        AnomalyDetector(weights="random", image_size=64).fit(images[-3:], [1, 1, 1])
+        AnomalyDetector(preset="fast", image_size=64).fit(images[-3:], [1, 1, 1])
+    with pytest.raises(ValueError):
+        AnomalyDetector(preset="fast", image_size=64).fit(images[:3], [0, 2, 1])
+
+
+def test_validation_set_sets_the_decision_and_gets_crossfitted_predictions(
+    train_set: Data, unseen_test_set: Data
+) -> None:
+    images, labels, _ = train_set
+    val_images, val_labels, _ = unseen_test_set
+    detector = AnomalyDetector(preset="fast", image_size=96).fit(
+        images, labels, validation=Validation(val_images, val_labels)
+    )
+    assert len(detector.validation_predictions_) == len(val_images)
+    honest = np.array([p.score for p in detector.validation_predictions_])
+    final = detector.score_samples(val_images)
+    # each validation image is scored by a decision fitted without it: not the final decision
+    assert not np.allclose(honest, final)
+    assert detector.validation_auroc_ == pytest.approx(auroc(honest, np.array(val_labels)))
 
 
 def test_normal_only_training_and_grayscale_input(train_set: Data, unseen_test_set: Data) -> None:
     images, labels, _ = train_set
     normals = [image for image, label in zip(images, labels, strict=True) if label == 0]
-    detector = AnomalyDetector(image_size=96, weights="random").fit(normals, [0] * len(normals))
+    detector = AnomalyDetector(preset="fast", image_size=96).fit(normals, [0] * len(normals))
     test_images, test_labels, _ = unseen_test_set
     scores = detector.score_samples(test_images)
     assert auroc(scores, np.array(test_labels)) >= 0.85
-    # the held-out normal scores sit below the threshold learned without any anomaly
-    assert np.mean(detector.oof_scores_ < 0.5) >= 0.9
+    # with no anomaly anywhere the threshold sits above the normals
+    normal_scores = scores[np.array(test_labels) == 0]
+    assert np.mean(normal_scores < 0.5) >= 0.75
     gray = [image.mean(axis=2).astype(np.uint8) for image in test_images[:2]]
     assert len(detector.predict(gray)) == 2
+
+
+def test_working_size_follows_the_images() -> None:
+    detector = AnomalyDetector()
+    board = detector.working_size_for(1334, 2000)
+    strip = detector.working_size_for(512, 1280)
+    small = detector.working_size_for(128, 128)
+    for height, width in (board, strip, small):
+        assert height % 32 == 0 and width % 32 == 0
+        assert 0.7 * 320 * 320 <= height * width <= 1.3 * 320 * 320
+    assert board[1] > board[0] and strip[1] > 2 * strip[0]
+    assert AnomalyDetector(image_size=96).working_size_for(1334, 2000) == (64, 96)

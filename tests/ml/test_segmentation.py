@@ -15,7 +15,7 @@ TYPES = ["spot", "scratch", "missing"]
 @pytest.fixture(scope="module")
 def segmentation_model() -> AnomalyDetector:
     images, labels, masks = make_set(seed=3, n_normal=12, defects={"spot": 5, "scratch": 5})
-    return AnomalyDetector(preset="fast", image_size=96, weights="random").fit(images, labels, masks, TYPES)
+    return AnomalyDetector(preset="fast", image_size=96).fit(images, labels, masks, TYPES)
 
 
 def test_type_mask_names_the_seen_types(segmentation_model: AnomalyDetector) -> None:

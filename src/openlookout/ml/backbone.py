@@ -113,9 +113,7 @@ class ResNetFeatures(nn.Module):
                 blocks.append(spec.block(inplanes, planes, stride if block_index == 0 else 1, spec.width))
                 inplanes = planes * spec.block.expansion
             setattr(self, STAGES[index], nn.Sequential(*blocks))
-        self.out_channels = {
-            STAGES[i]: 64 * 2**i * spec.block.expansion for i in range(depth)
-        }
+        self.out_channels = {STAGES[i]: 64 * 2**i * spec.block.expansion for i in range(depth)}
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

@@ -134,7 +134,7 @@ def run_training(runtime: Runtime, payload: dict[str, Any]) -> None:
 
 
 def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, Any]:
-    from openlookout.ml.detector import AnomalyDetector
+    from openlookout.ml.detector import AnomalyDetector, Validation
     from openlookout.ml.export import export_onnx
     from openlookout.ml.metrics import evaluate
 
@@ -174,21 +174,28 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
         )
     width, height = sizes.pop()
 
-    _note(runtime, model.id, f"Training on {len(train)} images.")
+    _note(runtime, model.id, f"Training on {len(train)} images; the {len(test)} test images set the threshold.")
     _limit_threads(runtime)
+    test_masks = [s.mask for s in test] if segmentation else None
     detector.fit(
         [s.image for s in train],
         [1 if s.entry.label == "anomaly" else 0 for s in train],
         masks=[s.mask for s in train] if segmentation else None,
         anomaly_types=anomaly_types if segmentation else None,
+        validation=Validation(
+            [s.image for s in test], [1 if s.entry.label == "anomaly" else 0 for s in test], test_masks
+        ),
+        progress=lambda message: _note(runtime, model.id, message),
     )
     _note(runtime, model.id, f"Testing on {len(test)} images.")
-    predictions = detector.predict([s.image for s in test])
+    # Each test image's result comes from a decision (fusion, threshold) fitted without it: the test
+    # dataset helps set the threshold, and the reported metrics stay honest (docs/detector.md).
+    predictions = detector.validation_predictions_
     truth = [1 if s.entry.label == "anomaly" else 0 for s in test]
     report = evaluate(
         predictions,
         truth,
-        masks=[s.mask for s in test] if segmentation else None,
+        masks=test_masks,
         anomaly_types=anomaly_types if segmentation else None,
     )
 
