@@ -1,44 +1,48 @@
-"""Build and tear down the server's ``Runtime`` (database, blob store, source reader, job workers).
+"""Build and tear down the server's ``Runtime``: the composition root.
 
-``build_runtime`` is the composition root: it creates the data directory, migrates the database,
-installs the installation's paging secret, opens the blob store and the source reader, registers
-the job kinds of the service modules and starts the workers (resuming jobs a stop interrupted).
+``build_runtime`` makes every long-lived part from one ``Settings``: it creates the data directory,
+migrates the database, builds the pager with the installation's paging secret, the S3 client, the
+blob store and the source reader, the hosting manager and the job runner; registers the job kinds
+of the service modules (``JOB_REGISTRARS``) and starts the workers (resuming jobs a stop
+interrupted) and the hosted models.
 Anything unusable at start-up (data folder, database URL or server, blob store) is reported as a
 ``StartupError`` whose message names the part and the reason in one line.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from openlookout.blobs import open_blob_store
+from openlookout.blobs.base import BlobStore
+from openlookout.hosting.manager import HostingManager
 from openlookout.jobs.runner import JobRunner
-from openlookout.service import paging
+from openlookout.service import dataset_jobs, hosting_control, model_training, packaging, trials
 from openlookout.service.context import Runtime
+from openlookout.service.paging import MIN_SECRET_BYTES, Pager
 from openlookout.settings import Settings
+from openlookout.sources.reader import SourceReader
+from openlookout.sources.s3 import make_s3_client
 from openlookout.store import installation, migrate
 from openlookout.store.db import Database
 
-if TYPE_CHECKING:
-    from openlookout.blobs.base import BlobStore
-    from openlookout.sources.reader import SourceReader
-
 log = logging.getLogger(__name__)
 
-# (module, function) pairs: service modules that own job kinds and the function that registers
-# them on a runner. Called before the workers start so interrupted jobs of those kinds resume at once.
-JOB_REGISTRARS: tuple[tuple[str, str], ...] = (
-    ("openlookout.service.dataset_jobs", "register_dataset_jobs"),
-    ("openlookout.service.model_training", "register_model_jobs"),
-    ("openlookout.service.trials", "register_trial_jobs"),
+# Every job kind the service runs, registered before the workers start so interrupted jobs of
+# those kinds resume at once. A module owning job kinds adds its registrar here.
+JOB_REGISTRARS: tuple[Callable[[JobRunner], None], ...] = (
+    dataset_jobs.register_jobs,
+    model_training.register_jobs,
+    hosting_control.register_jobs,
+    packaging.register_jobs,
+    trials.register_jobs,
 )
 
 
@@ -89,33 +93,45 @@ def build_runtime(
     try:
         with _stage(f"cannot prepare the database {_redacted(url)}"):
             migrate.upgrade(db)
-            paging.install_secret(installation.get_or_create_secret(db), installation=db)
+            pager = Pager(_paging_secret(settings, db))
+        s3 = make_s3_client(settings.s3_endpoint_url, settings.s3_region or settings.default_region)
         if blobs is None:
-            from openlookout.blobs import open_blob_store
-
             with _stage(f"cannot open the blob store {settings.resolved_blob_url}"):
-                blobs = open_blob_store(
-                    settings.resolved_blob_url, settings.s3_endpoint_url, settings.s3_region
-                )
+                blobs = open_blob_store(settings.resolved_blob_url, s3)
         if sources is None:
-            from openlookout.sources.reader import SourceReader
-
-            sources = SourceReader(settings, blobs=blobs)
+            sources = SourceReader(settings, blobs=blobs, s3_client=s3)
         with _stage(f"cannot keep the server identity in {settings.data_dir}"):
             identity = node_id(settings.data_dir)
         runner = JobRunner(db, settings.workers, node_id=identity)
-        runtime = Runtime(settings=settings, db=db, blobs=blobs, sources=sources, jobs=runner)
+        runtime = Runtime(
+            settings=settings,
+            db=db,
+            blobs=blobs,
+            sources=sources,
+            jobs=runner,
+            hosting=HostingManager(),
+            pager=pager,
+            s3=s3,
+        )
         register_job_kinds(runner)
         with _stage("cannot start the job workers"):
             runner.start(runtime)
         with _stage("cannot restore the hosted models"):
-            from openlookout.service.hosting_control import restore_hosting
-
-            restore_hosting(runtime)
+            hosting_control.restore_hosting(runtime)
     except BaseException:
         db.dispose()
         raise
     return runtime
+
+
+def _paging_secret(settings: Settings, db: Database) -> bytes:
+    """The ``paging_secret`` setting, else the random secret kept in the installation's database."""
+    if not settings.paging_secret:
+        return installation.get_or_create_secret(db)
+    secret = settings.paging_secret.encode("utf-8")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise StartupError(f"the paging secret must be at least {MIN_SECRET_BYTES} bytes long")
+    return secret
 
 
 def node_id(data_dir: Path) -> str:
@@ -137,18 +153,16 @@ def node_id(data_dir: Path) -> str:
 
 
 def register_job_kinds(runner: JobRunner) -> None:
-    """Let every module in ``JOB_REGISTRARS`` register its job kinds."""
-    for module_name, function_name in JOB_REGISTRARS:
-        register = getattr(importlib.import_module(module_name), function_name)
+    """Let every registrar in ``JOB_REGISTRARS`` register its job kinds."""
+    for register in JOB_REGISTRARS:
         register(runner)
 
 
 def close_runtime(runtime: Runtime, *, timeout: float = 30.0) -> None:
-    """Stop the workers (waiting up to ``timeout`` s for running jobs) and close the database."""
+    """Stop the workers (waiting up to ``timeout`` s for running jobs), the inference units of hosted
+    models and close the database."""
     try:
         runtime.jobs.stop(timeout)
     finally:
-        from openlookout.service.hosting_control import shutdown_hosting
-
-        shutdown_hosting(runtime)  # the inference units of hosted models
+        runtime.hosting.shutdown()
         runtime.db.dispose()

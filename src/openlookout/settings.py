@@ -1,9 +1,15 @@
-"""One settings object, read from command-line flags and ``OPENLOOKOUT_*`` environment variables."""
+"""One settings object, read from command-line flags and ``OPENLOOKOUT_*`` environment variables.
+
+Every knob of the server is a typed field here, so nothing else reads the environment: the
+environment variable of a field is ``OPENLOOKOUT_`` plus its name in upper case
+(``OPENLOOKOUT_TRAINING_PRESET``), converted to the field's type.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import InitVar, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,7 @@ class Settings:
     data_dir: Path = Path("data")
     # SQLAlchemy URL; empty means SQLite at <data_dir>/openlookout.db (WAL mode).
     database_url: str = ""
-    # S3-compatible endpoint for s3:// references (empty: boto3's default resolution).
+    # S3-compatible endpoint for s3:// references and model outputs (empty: boto3's default).
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     # Where the service keeps its own copies of images and masks: a local folder under data_dir
@@ -31,7 +37,28 @@ class Settings:
     workers: int = 2
     default_account_id: str = "000000000000"
     default_region: str = "us-east-1"
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Signs pagination tokens; empty: a random secret made once and kept in the database.
+    paging_secret: str = ""
+    # Training: a preset of openlookout.ml.PRESETS (empty: the detector's default), the working
+    # long side in pixels (a multiple of 32; 0: the detector's default), torch threads (0: up to 4).
+    training_preset: str = ""
+    training_image_size: int = 0
+    training_threads: int = 0
+    # Hosting: onnxruntime threads per inference unit (0: the cores shared by the units) and the
+    # most inference units one model may ask for.
+    inference_threads: int = 0
+    max_inference_units: int = 8
+    # Trial detection: onnxruntime threads (0: up to 2).
+    trial_threads: int = 0
+    # Knobs given by name (``Settings(extra={"training_preset": "fast"})``): each must name a
+    # field above and is converted like its environment variable. Nothing reads it afterwards.
+    extra: InitVar[Mapping[str, Any] | None] = None
+
+    def __post_init__(self, extra: Mapping[str, Any] | None) -> None:
+        for name, value in (extra or {}).items():
+            if name not in _FIELD_TYPES:
+                raise TypeError(f"unknown setting {name!r}")
+            object.__setattr__(self, name, _convert(name, value) if isinstance(value, str) else value)
 
     @property
     def resolved_database_url(self) -> str:
@@ -48,22 +75,26 @@ class Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for item in fields(cls):
-            raw = env.get(ENV_PREFIX + item.name.upper())
-            if raw is None or item.name == "extra":
-                continue
-            values[item.name] = _convert(item.name, raw)
+        for name in _FIELD_TYPES:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = _convert(name, raw)
         return cls(**values)
 
 
+_FIELD_TYPES: dict[str, str] = {item.name: str(item.type) for item in fields(Settings)}
+
+
 def _convert(name: str, raw: str) -> Any:
-    if name in ("port", "workers"):
+    """The text of setting ``name`` (an environment variable) as the field's type."""
+    kind = _FIELD_TYPES[name]
+    if kind == "int":
         return int(raw)
-    if name == "data_dir":
+    if kind == "Path":
         return Path(raw)
-    if name == "allow_local_roots":
+    if kind == "tuple[Path, ...]":
         return tuple(Path(p) for p in raw.split(os.pathsep) if p)
     return raw

@@ -25,7 +25,7 @@ def run(url: str, *args: str) -> CliResult:
 
 @pytest.fixture
 def trained_server(make_server: Any, s3: Any) -> Any:
-    server = make_server(extra=dict(FAST_TRAINING))
+    server = make_server(**FAST_TRAINING)
     from openlookout.client import lookoutvision_client
 
     lv = lookoutvision_client(server.url, retries={"total_max_attempts": 1})

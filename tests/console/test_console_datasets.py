@@ -142,12 +142,13 @@ def test_folder_import_shows_counts_and_bad_folder_the_services_reason(
 
 def test_project_page_refreshes_itself_while_a_dataset_is_busy(server: Any, lv: Any) -> None:
     from openlookout.store import entries as repo
+    from openlookout.store.projects import get_project
 
     lv.create_project(ProjectName="busy")
     lv.create_dataset(ProjectName="busy", DatasetType="train")
     with server.runtime.db.begin() as conn:
         settings = server.runtime.settings
-        project = repo.find_project(conn, settings.default_account_id, settings.default_region, "busy")
+        project = get_project(conn, settings.default_account_id, settings.default_region, "busy")
         assert project is not None
         dataset = repo.get_dataset(conn, project.id, "train")
         assert dataset is not None

@@ -363,7 +363,7 @@ def _wait_datasets_settled(lv: Any) -> None:
 
 
 def test_console_end_to_end(make_server: Any, s3: Any, tmp_path: Path) -> None:
-    server = make_server(extra=dict(FAST_TRAINING))
+    server = make_server(**FAST_TRAINING)
     lv = lookoutvision_client(server.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket=OUTPUT_BUCKET)  # the output location training writes to (no console page)
     train = _write_images(tmp_path / "pictures", "train-normal", 1000, defect=False)

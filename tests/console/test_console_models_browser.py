@@ -19,7 +19,7 @@ OUT = "console-browser-models-out"
 
 
 def test_browser_trains_and_reviews_a_model(make_server: Any, s3: Any) -> None:
-    server = make_server(extra=dict(FAST_TRAINING))
+    server = make_server(**FAST_TRAINING)
     lv = lookoutvision_client(server.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket=OUT)
     classification_project(lv, s3, "widgets", "console-browser-models-data")

@@ -25,7 +25,7 @@ from tests.helpers.synthetic import png_image
 
 from openlookout.client import lookoutvision_client
 from openlookout.console.calls import console_context
-from openlookout.service.projects import require_project
+from openlookout.service.lookups import require_project
 from openlookout.store import trials as trial_store
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -33,7 +33,7 @@ HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 def trained_server(make_server: Callable[..., Any], s3: Any, project: str) -> tuple[Any, Any]:
     """A server with ``project``: a train dataset (20 normal, 10 anomalous) and trained model 1."""
-    server = make_server(extra=dict(FAST_TRAINING))
+    server = make_server(**FAST_TRAINING)
     lv = lookoutvision_client(server.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket=f"{project}-output")
     classification_project(lv, s3, project, f"{project}-data")
@@ -188,6 +188,7 @@ def running_trial(server: Any, project: str, files: list[str]) -> tuple[int, dic
             model_version=1,
             source_uri="file:///incoming",
             source_refs=[f"file:///incoming/{file}" for file in files],
+            status="RUNNING",
             now=time.time(),
         )
         rows = trial_store.page_images(conn, trial_id, offset=0, limit=100)
@@ -292,7 +293,12 @@ def test_browser_fills_the_grid_while_the_trial_runs(server: Any, lv: Any) -> No
             predict(server, ids["c.png"], anomalous=False, seed=822)
             with server.runtime.db.begin() as conn:
                 trial_store.set_trial_status(
-                    conn, trial_id, status=trial_store.COMPLETED, message="Checked 3 images.", now=time.time()
+                    conn,
+                    trial_id,
+                    status="COMPLETED",
+                    message="Checked 3 images.",
+                    now=time.time(),
+                    expect_status="RUNNING",
                 )
             expect(page.locator("#trial-progress")).to_have_count(0)
             expect(page.locator(".trial-summary")).to_contain_text("COMPLETED (Checked 3 images.)")

@@ -83,7 +83,7 @@ def show_model(lv: Any, trail: Trail, version: str) -> None:
 
 
 def test_walkthrough_reads_every_member_the_examples_read(make_server: Any, s3: Any) -> None:
-    server = make_server(extra=dict(FAST_TRAINING))
+    server = make_server(**FAST_TRAINING)
     lv = lookoutvision_client(server.url, retries={"total_max_attempts": 1})
     trail = Trail()
     s3.create_bucket(Bucket="walkthrough-out")

@@ -33,7 +33,7 @@ def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
 
 @pytest.fixture
 def trained(make_server: Any, s3: Any) -> tuple[Any, Any, Any]:
-    server = make_server(extra=dict(FAST_TRAINING))
+    server = make_server(**FAST_TRAINING)
     lv = lookoutvision_client(server.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket="models-output")
     lv.create_project(ProjectName="widgets")

@@ -18,7 +18,7 @@ OUTPUT = {"S3Location": {"Bucket": "restart-output"}}
 
 def start_interrupted_training(make_server: Any, s3: Any, attempts: int) -> Any:
     """A server that "died" while training model 1 (the job claimed ``attempts`` times)."""
-    first = make_server(extra=dict(FAST_TRAINING))
+    first = make_server(**FAST_TRAINING)
     lv = lookoutvision_client(first.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket="restart-output")
     classification_project(lv, s3, "resumed", BUCKET)
@@ -36,7 +36,7 @@ def start_interrupted_training(make_server: Any, s3: Any, attempts: int) -> Any:
 
 def test_training_interrupted_by_a_stop_is_run_again(make_server: Any, s3: Any) -> None:
     first = start_interrupted_training(make_server, s3, attempts=1)
-    second = make_server(data_dir=first.data_dir, extra=dict(FAST_TRAINING))
+    second = make_server(data_dir=first.data_dir, **FAST_TRAINING)
     lv = lookoutvision_client(second.url, retries={"total_max_attempts": 1})
     described = wait_model(lv, "resumed", "1", {"TRAINED", "TRAINING_FAILED"})
     assert described["Status"] == "TRAINED", described.get("StatusMessage")
@@ -45,7 +45,7 @@ def test_training_interrupted_by_a_stop_is_run_again(make_server: Any, s3: Any) 
 
 def test_training_interrupted_too_often_fails_with_a_message(make_server: Any, s3: Any) -> None:
     first = start_interrupted_training(make_server, s3, attempts=3)
-    second = make_server(data_dir=first.data_dir, extra=dict(FAST_TRAINING))
+    second = make_server(data_dir=first.data_dir, **FAST_TRAINING)
     lv = lookoutvision_client(second.url, retries={"total_max_attempts": 1})
     described = wait_model(lv, "resumed", "1", {"TRAINED", "TRAINING_FAILED"}, timeout=30)
     assert described["Status"] == "TRAINING_FAILED"

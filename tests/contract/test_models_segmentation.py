@@ -48,7 +48,7 @@ def pyapprox(value: float) -> Any:
 
 
 def test_segmentation_model_and_hosting_across_a_restart(make_server: Any, s3: Any) -> None:
-    first = make_server(extra=dict(FAST_TRAINING))
+    first = make_server(**FAST_TRAINING)
     lv = lookoutvision_client(first.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket="seg-output")
     lv.create_project(ProjectName="plates")
@@ -100,7 +100,7 @@ def test_segmentation_model_and_hosting_across_a_restart(make_server: Any, s3: A
 
     # restart: the model is still HOSTED and answers the same
     first.stop()
-    second = make_server(data_dir=first.data_dir, extra=dict(FAST_TRAINING))
+    second = make_server(data_dir=first.data_dir, **FAST_TRAINING)
     again = lookoutvision_client(second.url, retries={"total_max_attempts": 1})
     assert (
         again.describe_model(ProjectName="plates", ModelVersion="1")["ModelDescription"]["Status"] == "HOSTED"

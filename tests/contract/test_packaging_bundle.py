@@ -66,7 +66,7 @@ def wait_job(lv: Any, project: str, name: str, timeout: float = 60) -> dict[str,
 
 
 def test_packaging_job_and_bundle_parity(make_server: Any, s3: Any, tmp_path: Path) -> None:
-    server = make_server(extra=dict(FAST_TRAINING))
+    server = make_server(**FAST_TRAINING)
     lv = lookoutvision_client(server.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket=OUT)
     classification_project(lv, s3, "edge", BUCKET)

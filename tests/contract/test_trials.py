@@ -278,6 +278,7 @@ def test_a_trial_always_ends_in_a_final_state(trained: tuple[LiveServer, Any, An
             model_version=99,
             source_uri="file:///nowhere",
             source_refs=["file:///nowhere/a.png"],
+            status="RUNNING",
             now=time.time(),
         )
         interrupted = trial_store.insert_trial(
@@ -287,6 +288,7 @@ def test_a_trial_always_ends_in_a_final_state(trained: tuple[LiveServer, Any, An
             model_version=1,
             source_uri="file:///nowhere",
             source_refs=["file:///nowhere/b.png"],
+            status="RUNNING",
             now=time.time(),
         )
     trials.run_trial(runtime, {"trial_id": orphan})
@@ -314,7 +316,7 @@ def test_segmentation_trial_keeps_predicted_masks_and_adds_confirmed_ones(make_s
     from PIL import Image
     from tests.contract.test_models_support import DEFECT_COLOR, create_dataset, upload_images
 
-    live = make_server(extra=dict(FAST_TRAINING))
+    live = make_server(**FAST_TRAINING)
     lv = lookoutvision_client(live.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket="seg-trial-output")
     lv.create_project(ProjectName="segparts")
@@ -402,6 +404,7 @@ def test_a_rerun_job_continues_where_the_trial_stopped(trained: tuple[LiveServer
             model_version=1,
             source_uri=folder.as_uri(),
             source_refs=refs,
+            status="RUNNING",
             now=time.time(),
         )
         done_before = trial_store.pending_images(conn, trial_id)[0]

@@ -2,8 +2,9 @@
 
 ``create_app(runtime)`` (``api.app``) serves every modelled operation through one endpoint
 (``api.wire``): caller context (``api.sigv4``), route (``api.routing``), decode (``api.decoding``),
-validate (``api.validation``, ``api.patterns``), call the service handler, encode (``api.encoding``).
-Errors use the AWS format (``api.errors``); ClientTokens are honoured by ``api.idempotency``;
+validate (``spec.validation``, ``spec.patterns``), call the service handler, encode
+(``api.encoding``). Errors use the AWS format (``api.errors``); ClientTokens are honoured by
+``service.idempotency``;
 OpenLookout's own routes live in ``api.extensions``.
 
 Decisions where AWS left the behaviour open:

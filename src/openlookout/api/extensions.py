@@ -14,8 +14,6 @@ its input and calls one service function; the rules live in the service layer.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from types import ModuleType
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -25,10 +23,11 @@ from starlette.routing import BaseRoute, Route
 
 from openlookout.api.decoding import parse_json_object
 from openlookout.api.http import guarded, json_response, read_body, request_context
-from openlookout.api.validation import check_value
 from openlookout.errors import ValidationException
+from openlookout.service import imports, readiness
 from openlookout.service.context import Runtime
 from openlookout.spec.loader import ServiceModel
+from openlookout.spec.validation import check_value
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_SOURCE_CHARS = 2048
@@ -53,7 +52,6 @@ def extension_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
             name = _image_name(request.query_params.get("name"))
             label = _label(request.query_params.get("label"))
             data = await read_body(request, limit=MAX_IMAGE_BYTES, require_length=True)
-            imports = _service_module("imports")
             ref = await run_in_threadpool(
                 imports.add_image, runtime, ctx, project, dataset_type, name, data, label
             )
@@ -67,7 +65,6 @@ def extension_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
             project, dataset_type = target(request)
             document = parse_json_object(await read_body(request, limit=64 * 1024))
             source, labeled = _import_request(document)
-            imports = _service_module("imports")
             job_id = await run_in_threadpool(
                 imports.import_labeled_source, runtime, ctx, project, dataset_type, source, labeled
             )
@@ -75,12 +72,11 @@ def extension_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
 
         return await guarded(request, handle)
 
-    async def readiness(request: Request) -> Response:
+    async def training_readiness(request: Request) -> Response:
         async def handle(request_id: str) -> Response:
             ctx = request_context(request, runtime.settings, request_id)
             project, _ = target(request)
-            module = _service_module("readiness")
-            result = await run_in_threadpool(module.training_readiness, runtime, ctx, project)
+            result = await run_in_threadpool(readiness.training_readiness, runtime, ctx, project)
             return json_response(_readiness_json(result), request_id)
 
         return await guarded(request, handle)
@@ -93,7 +89,7 @@ def extension_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
         Route("/openlookout/health", health, methods=["GET"]),
         Route(base + "/datasets/{dataset_type}/images", add_image, methods=["POST"]),
         Route(base + "/datasets/{dataset_type}/import", import_source, methods=["POST"]),
-        Route(base + "/readiness", readiness, methods=["GET"]),
+        Route(base + "/readiness", training_readiness, methods=["GET"]),
     ]
 
 
@@ -129,16 +125,6 @@ def _import_request(document: dict[str, Any]) -> tuple[str, bool]:
     if not isinstance(labeled, bool):
         raise ValidationException("Labeled must be true or false.")
     return source, labeled
-
-
-def _service_module(name: str) -> ModuleType:
-    full_name = f"openlookout.service.{name}"
-    try:
-        return importlib.import_module(full_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != full_name:
-            raise
-        raise ValidationException("This operation is not available in this version of OpenLookout.") from None
 
 
 def _readiness_json(result: Any) -> dict[str, Any]:

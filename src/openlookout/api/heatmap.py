@@ -18,10 +18,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from openlookout.api.http import guarded, json_response, read_body, request_context
-from openlookout.api.validation import check_value
 from openlookout.errors import ValidationException
 from openlookout.service.context import Runtime
+from openlookout.service.detection import detect as run_detection
 from openlookout.spec.loader import ServiceModel
+from openlookout.spec.validation import check_value
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 
@@ -31,8 +32,6 @@ def heatmap_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
 
     async def detect(request: Request) -> Response:
         async def handle(request_id: str) -> Response:
-            from openlookout.service.detection import detect as run_detection
-
             ctx = request_context(request, runtime.settings, request_id)
             project = request.path_params["project"]
             version = request.path_params["version"]

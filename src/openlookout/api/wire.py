@@ -20,13 +20,13 @@ from openlookout.api.decoding import decode_request
 from openlookout.api.encoding import encode_result
 from openlookout.api.errors import UnknownOperationException
 from openlookout.api.http import guarded, raw_json_response, read_body, request_context
-from openlookout.api.idempotency import IdempotencyGuard, WireResponse
-from openlookout.api.patterns import compile_model_pattern
 from openlookout.api.routing import Router
-from openlookout.api.validation import validate_params
 from openlookout.errors import ValidationException
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.idempotency import IdempotencyGuard, RecordedResponse
 from openlookout.spec.loader import Operation, ServiceModel
+from openlookout.spec.patterns import compile_model_pattern
+from openlookout.spec.validation import validate_params
 
 Handler = Callable[[Runtime, RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -77,7 +77,7 @@ class WireApi:
         response = await run_in_threadpool(self._call, ctx, operation, params)
         return raw_json_response(response.body, request_id, response.status_code)
 
-    def _call(self, ctx: RequestContext, operation: Operation, params: dict[str, Any]) -> WireResponse:
+    def _call(self, ctx: RequestContext, operation: Operation, params: dict[str, Any]) -> RecordedResponse:
         input_shape = self.model.input_of(operation)
         if input_shape is not None:
             validate_params(self.model, input_shape, params)
@@ -85,10 +85,10 @@ class WireApi:
         if handler is None:
             raise ValidationException(f"{operation.name} is not available in this version of OpenLookout.")
 
-        def call() -> WireResponse:
+        def call() -> RecordedResponse:
             result = handler(self.runtime, ctx, params)
             body = encode_result(self.model, self.model.output_of(operation), result)
-            return WireResponse(operation.response_code, body.decode())
+            return RecordedResponse(operation.response_code, body.decode())
 
         token_member = self.model.idempotency_member(operation)
         token = params.get(token_member.name) if token_member else None

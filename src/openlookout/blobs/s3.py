@@ -1,7 +1,7 @@
 """``S3BlobStore``: blobs in a bucket of any S3-compatible endpoint (AWS, MinIO, moto, ...).
 
 Layout: ``<prefix>/blobs/<sha256>`` and ``<prefix>/named/<name>``. The bucket is created on first
-use when it does not exist. Credentials come from boto3's usual sources (environment, profile).
+use when it does not exist. The store is handed its boto3 client (``sources.s3.make_s3_client``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import hashlib
 import threading
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from openlookout.blobs.base import BlobError, BlobNotFound, check_key, check_name
@@ -19,43 +17,15 @@ from openlookout.blobs.base import BlobError, BlobNotFound, check_key, check_nam
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
 
-_SESSION_LOCK = threading.Lock()
-_SESSION: boto3.session.Session | None = None
-
-
-def make_s3_client(endpoint_url: str, region: str) -> Any:
-    """A boto3 S3 client for ``endpoint_url`` (empty: boto3's default) with path-style addressing.
-
-    Clients are thread-safe; they are made from one shared session (under a lock, since sessions
-    are not) so the service model is loaded once per process.
-    """
-    global _SESSION
-    config = Config(
-        s3={"addressing_style": "path"},
-        retries={"max_attempts": 3, "mode": "standard"},
-        connect_timeout=10,
-        read_timeout=60,
-    )
-    with _SESSION_LOCK:
-        if _SESSION is None:
-            _SESSION = boto3.session.Session()
-        return _SESSION.client(
-            "s3", endpoint_url=endpoint_url or None, region_name=region or "us-east-1", config=config
-        )
-
-
 class S3BlobStore:
     """A ``BlobStore`` under ``s3://bucket/prefix`` on an S3-compatible endpoint."""
 
-    def __init__(
-        self, bucket: str, prefix: str, *, endpoint_url: str = "", region: str = "us-east-1"
-    ) -> None:
+    def __init__(self, bucket: str, prefix: str, *, client: Any) -> None:
         if not bucket:
             raise BlobError("an S3 blob store needs a bucket name")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.region = region or "us-east-1"
-        self.client = make_s3_client(endpoint_url, self.region)
+        self.client = client
         self._bucket_ready = False
         self._lock = threading.Lock()
 
@@ -90,8 +60,9 @@ class S3BlobStore:
 
     def _create_bucket(self) -> None:
         kwargs: dict[str, Any] = {"Bucket": self.bucket}
-        if self.region != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        region = self.client.meta.region_name or "us-east-1"
+        if region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         try:
             self.client.create_bucket(**kwargs)
         except ClientError as exc:

@@ -12,10 +12,10 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from openlookout.api.validation import validate_params
 from openlookout.errors import ValidationException
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.spec.loader import ServiceModel, load_service_model
+from openlookout.spec.validation import validate_params
 
 
 @lru_cache(maxsize=1)

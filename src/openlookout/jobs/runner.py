@@ -40,13 +40,13 @@ from openlookout.store import jobs as job_store
 from openlookout.store.jobs import JobRow
 
 if TYPE_CHECKING:
-    from openlookout.service.context import Runtime
     from openlookout.store.db import Database
 
 log = logging.getLogger(__name__)
 
-JobHandler = Callable[["Runtime", dict[str, Any]], None]
-FailureHook = Callable[["Runtime", dict[str, Any], str], None]
+# Handlers receive the object the runner was started with (the server's ``Runtime``) first.
+JobHandler = Callable[[Any, dict[str, Any]], None]
+FailureHook = Callable[[Any, dict[str, Any], str], None]
 
 # How long a worker keeps looking for a job row submitted inside a caller's still-open transaction.
 _UNCOMMITTED_GRACE_S = 120.0

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from openlookout.blobs.base import BlobStore
-    from openlookout.jobs.runner import JobRunner
-    from openlookout.settings import Settings
-    from openlookout.sources.reader import SourceReader
-    from openlookout.store.db import Database
+from openlookout.blobs.base import BlobStore
+from openlookout.hosting.manager import HostingManager
+from openlookout.jobs.runner import JobRunner
+from openlookout.service.paging import Pager
+from openlookout.settings import Settings
+from openlookout.sources.reader import SourceReader
+from openlookout.store.db import Database
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,18 @@ class RequestContext:
     request_id: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
-    """The infrastructure a running server holds, built once at start-up (see ``openlookout.app``)."""
+    """Everything long-lived a running server holds, built once at start-up from one ``Settings``
+    by ``openlookout.runtime.build_runtime`` (the composition root); nothing is attached later."""
 
     settings: Settings
     db: Database
     blobs: BlobStore
     sources: SourceReader
     jobs: JobRunner
+    hosting: HostingManager
+    pager: Pager
+    # The boto3 S3 client for the service's outputs (evaluation files, edge packages), made by
+    # ``sources.s3.make_s3_client`` like the clients that read references.
+    s3: Any

@@ -5,8 +5,8 @@ dataset in a final state whatever happens (an unexpected error becomes a failed 
 message). Jobs are safe to re-run after a server stop: a create import starts over on an emptied
 dataset, and an update that was cut short had written nothing (the write is one transaction).
 
-``register_dataset_jobs(runner)`` registers the kinds; the runtime calls it at start-up so
-interrupted jobs resume, and the service calls it again lazily before submitting.
+``register_jobs(runner)`` registers the kinds; the runtime calls it at start-up (before the workers
+start, so interrupted jobs resume).
 """
 
 from __future__ import annotations
@@ -21,15 +21,6 @@ from sqlalchemy import Connection
 from openlookout.imaging.manifest import new_entry
 from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import Runtime
-from openlookout.service.dataset_states import (
-    CREATE_COMPLETE,
-    CREATE_FAILED,
-    CREATE_IN_PROGRESS,
-    ROLLBACK_COMPLETE,
-    ROLLBACK_IN_PROGRESS,
-    UPDATE_COMPLETE,
-    UPDATE_IN_PROGRESS,
-)
 from openlookout.service.entries import (
     Candidate,
     IngestError,
@@ -38,6 +29,7 @@ from openlookout.service.entries import (
     manifest_lines,
     parse_lines,
 )
+from openlookout.service.states import DATASET_UPDATING, DatasetStatus
 from openlookout.sources.reader import SourceError
 from openlookout.store import entries as repo
 
@@ -50,7 +42,7 @@ IMPORT_SOURCE = "dataset.import_source"
 MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
 
 
-def register_dataset_jobs(runner: JobRunner) -> None:
+def register_jobs(runner: JobRunner) -> None:
     runner.register(IMPORT_MANIFEST, run_manifest_import, on_failure=on_job_failure)
     runner.register(UPDATE_ENTRIES, run_entries_update, on_failure=on_job_failure)
     runner.register(IMPORT_SOURCE, run_source_import, on_failure=on_job_failure)
@@ -59,10 +51,7 @@ def register_dataset_jobs(runner: JobRunner) -> None:
 def submit_job(
     runtime: Runtime, kind: str, payload: dict[str, Any], *, conn: Connection | None = None
 ) -> int:
-    """Submit a dataset job (in the caller's transaction ``conn`` if given), registering the
-    dataset job kinds first if nobody did."""
-    if not runtime.jobs.is_registered(kind):
-        register_dataset_jobs(runtime.jobs)
+    """Submit a dataset job (in the caller's transaction ``conn`` if given); its id."""
     return runtime.jobs.submit(kind, payload, conn=conn)
 
 
@@ -162,7 +151,9 @@ def _run_ingest(
     and rolls back on failure.
     """
     expected, done = (
-        (CREATE_IN_PROGRESS, CREATE_COMPLETE) if creating else (UPDATE_IN_PROGRESS, UPDATE_COMPLETE)
+        (DatasetStatus.CREATE_IN_PROGRESS, DatasetStatus.CREATE_COMPLETE)
+        if creating
+        else (DatasetStatus.UPDATE_IN_PROGRESS, DatasetStatus.UPDATE_COMPLETE)
     )
     fail = _fail_create if creating else _roll_back
     if not _status_is(runtime, dataset_id, expected):
@@ -203,15 +194,15 @@ def _status_is(runtime: Runtime, dataset_id: int, status: str) -> bool:
 def _fail_create(runtime: Runtime, dataset_id: int, message: str) -> None:
     with runtime.db.begin() as conn:
         repo.delete_all_entries(conn, dataset_id)
-        repo.set_dataset_status(conn, dataset_id, CREATE_FAILED, message, time.time())
+        repo.set_dataset_status(conn, dataset_id, DatasetStatus.CREATE_FAILED, message, time.time())
 
 
 def _roll_back(runtime: Runtime, dataset_id: int, message: str) -> None:
     # Nothing was written (the write is a single transaction), so the rollback only reports.
     with runtime.db.begin() as conn:
-        repo.set_dataset_status(conn, dataset_id, ROLLBACK_IN_PROGRESS, message, time.time())
+        repo.set_dataset_status(conn, dataset_id, DatasetStatus.ROLLBACK_IN_PROGRESS, message, time.time())
     with runtime.db.begin() as conn:
-        repo.set_dataset_status(conn, dataset_id, ROLLBACK_COMPLETE, message, time.time())
+        repo.set_dataset_status(conn, dataset_id, DatasetStatus.ROLLBACK_COMPLETE, message, time.time())
 
 
 def on_job_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
@@ -222,9 +213,9 @@ def on_job_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> N
         dataset = repo.get_dataset_by_id(conn, dataset_id)
     if dataset is None:
         return
-    if dataset.status == CREATE_IN_PROGRESS:
+    if dataset.status == DatasetStatus.CREATE_IN_PROGRESS:
         _fail_create(runtime, dataset_id, text)
-    elif dataset.status in (UPDATE_IN_PROGRESS, ROLLBACK_IN_PROGRESS):
+    elif dataset.status in DATASET_UPDATING:
         _roll_back(runtime, dataset_id, text)
 
 

@@ -15,51 +15,28 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
+from openlookout.errors import ConflictException, ValidationException
 from openlookout.service import dataset_jobs as jobs
-from openlookout.service import dataset_states as states
-from openlookout.service import projects
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.lookups import dataset_resource_id, require_dataset, require_project
 from openlookout.service.models import require_no_training
-from openlookout.service.paging import decode_token, encode_token
+from openlookout.service.states import DATASET_BUSY, DATASET_STABLE, DATASET_UPDATING, DatasetStatus
+from openlookout.service.status_messages import dataset_status_message
 from openlookout.store import entries as repo
+from openlookout.store import projects as project_store
 
 MAX_CHANGES_BYTES = 10 * 1024 * 1024
 DEFAULT_PAGE = 100
 UPDATE_POLL_SECONDS = 0.05
 
-STABLE_STATES = frozenset({states.CREATE_COMPLETE, states.UPDATE_COMPLETE, states.ROLLBACK_COMPLETE})
-BUSY_STATES = frozenset(
-    {
-        states.CREATE_IN_PROGRESS,
-        states.UPDATE_IN_PROGRESS,
-        states.ROLLBACK_IN_PROGRESS,
-        states.DELETE_IN_PROGRESS,
-    }
-)
-
 
 # --- lookups --------------------------------------------------------------------------------
 
 
-def require_project(runtime: Runtime, ctx: RequestContext, name: str) -> repo.ProjectRow:
-    """The caller's project (ResourceNotFoundException, ResourceType PROJECT, when missing)."""
+def read_dataset(runtime: Runtime, ctx: RequestContext, name: str, dataset_type: str) -> repo.DatasetRow:
+    """``lookups.require_dataset`` in a transaction of its own."""
     with runtime.db.begin() as conn:
-        project = projects.require_project(conn, ctx, name)
-    return repo.ProjectRow(project.id, project.name, project.image_width, project.image_height)
-
-
-def require_dataset(runtime: Runtime, ctx: RequestContext, name: str, dataset_type: str) -> repo.DatasetRow:
-    project = require_project(runtime, ctx, name)
-    with runtime.db.begin() as conn:
-        dataset = repo.get_dataset(conn, project.id, dataset_type)
-    if dataset is None:
-        raise ResourceNotFoundException(
-            f"Project {name} has no {dataset_type} dataset.",
-            resource_id=dataset_resource_id(name, dataset_type),
-            resource_type="DATASET",
-        )
-    return dataset
+        return require_dataset(conn, ctx, name, dataset_type)
 
 
 def wait_until_updated(
@@ -72,16 +49,12 @@ def wait_until_updated(
     """
     deadline = time.monotonic() + timeout
     while True:
-        dataset = require_dataset(runtime, ctx, name, dataset_type)
-        if dataset.status not in (states.UPDATE_IN_PROGRESS, states.ROLLBACK_IN_PROGRESS):
+        dataset = read_dataset(runtime, ctx, name, dataset_type)
+        if dataset.status not in DATASET_UPDATING:
             return dataset
         if time.monotonic() > deadline:
             return None
         time.sleep(UPDATE_POLL_SECONDS)
-
-
-def dataset_resource_id(project_name: str, dataset_type: str) -> str:
-    return f"{project_name}/{dataset_type}"
 
 
 def busy_conflict(project_name: str, dataset: repo.DatasetRow, action: str) -> ConflictException:
@@ -110,7 +83,6 @@ def new_dataset(
 
     ConflictException if the project already has a dataset of that type.
     """
-    project = require_project(runtime, ctx, project_name)
     conflict = ConflictException(
         f"Project {project_name} already has a {dataset_type} dataset; delete it first to replace it.",
         resource_id=dataset_resource_id(project_name, dataset_type),
@@ -118,6 +90,7 @@ def new_dataset(
     )
     try:
         with runtime.db.begin() as conn:
+            project = require_project(conn, ctx, project_name)
             if repo.get_dataset(conn, project.id, dataset_type) is not None:
                 raise conflict
             dataset = repo.insert_dataset(conn, project.id, dataset_type, status, time.time())
@@ -130,10 +103,18 @@ def new_dataset(
         raise conflict from None
 
 
+def dataset_metadata(dataset_type: str, created_at: float, status: str, stored: str | None) -> dict[str, Any]:
+    """The DatasetMetadata structure (CreateDataset, and each of DescribeProject's Datasets)."""
+    return {
+        "DatasetType": dataset_type,
+        "CreationTimestamp": created_at,
+        "Status": status,
+        "StatusMessage": dataset_status_message(status, stored),
+    }
+
+
 def _metadata(dataset: repo.DatasetRow) -> dict[str, Any]:
-    return states.dataset_metadata(
-        dataset.dataset_type, dataset.created_at, dataset.status, dataset.status_message
-    )
+    return dataset_metadata(dataset.dataset_type, dataset.created_at, dataset.status, dataset.status_message)
 
 
 # --- handlers -------------------------------------------------------------------------------
@@ -147,7 +128,7 @@ def create_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     if source is not None and not s3_object:
         raise ValidationException("DatasetSource must name a GroundTruthManifest S3Object.")
     if not s3_object:
-        dataset, _ = new_dataset(runtime, ctx, project_name, dataset_type, states.CREATE_COMPLETE)
+        dataset, _ = new_dataset(runtime, ctx, project_name, dataset_type, DatasetStatus.CREATE_COMPLETE)
         return {"DatasetMetadata": _metadata(dataset)}
     bucket, key = s3_object.get("Bucket"), s3_object.get("Key")
     if not bucket or not key:
@@ -160,7 +141,7 @@ def create_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
         ctx,
         project_name,
         dataset_type,
-        states.CREATE_IN_PROGRESS,
+        DatasetStatus.CREATE_IN_PROGRESS,
         job=(jobs.IMPORT_MANIFEST, payload),
     )
     return {"DatasetMetadata": _metadata(dataset)}
@@ -168,7 +149,7 @@ def create_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
 
 def describe_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     project_name = str(params["ProjectName"])
-    dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
+    dataset = read_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
     with runtime.db.begin() as conn:
         stats = repo.image_stats(conn, dataset.id)
     description: dict[str, Any] = {
@@ -177,7 +158,7 @@ def describe_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, An
         "CreationTimestamp": dataset.created_at,
         "LastUpdatedTimestamp": dataset.updated_at,
         "Status": dataset.status,
-        "StatusMessage": states.dataset_status_message(dataset.status, dataset.status_message),
+        "StatusMessage": dataset_status_message(dataset.status, dataset.status_message),
         "ImageStats": {
             "Total": stats.total,
             "Labeled": stats.labeled,
@@ -191,21 +172,26 @@ def describe_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, An
 def delete_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """Deletes synchronously: rows go in one transaction; the blob copies stay (they may be shared)."""
     project_name = str(params["ProjectName"])
-    dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
-    if dataset.status in BUSY_STATES:
+    dataset = read_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
+    if dataset.status in DATASET_BUSY:
         raise busy_conflict(project_name, dataset, "deleted")
     require_no_training(runtime, project_name, dataset.project_id, dataset.dataset_type)
     with runtime.db.begin() as conn:
-        project = repo.lock_project(conn, dataset.project_id)
+        project = project_store.lock_project(conn, dataset.project_id)
         changed = repo.set_dataset_status(
-            conn, dataset.id, states.DELETE_IN_PROGRESS, None, time.time(), expect_status=[dataset.status]
+            conn,
+            dataset.id,
+            DatasetStatus.DELETE_IN_PROGRESS,
+            None,
+            time.time(),
+            expect_status=[dataset.status],
         )
         if not changed or project is None:
             raise busy_conflict(project_name, dataset, "deleted")
         repo.delete_dataset_row(conn, dataset.id)
         repo.delete_unused_labels(conn, project.id)
         if repo.project_entry_count(conn, project.id) == 0:
-            repo.set_project_image_size(conn, project.id, None)
+            project_store.set_image_size(conn, project.id, None)
     return {}
 
 
@@ -219,7 +205,7 @@ def _epoch(value: Any) -> float | None:
 
 def list_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     project_name = str(params["ProjectName"])
-    dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
+    dataset = read_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
     filters = repo.EntryFilter(
         labeled=params.get("Labeled"),
         anomaly_class=params.get("AnomalyClass"),
@@ -247,14 +233,14 @@ def list_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[str
             filters.source_ref_contains,
         ],
     }
-    after = decode_token(params.get("NextToken"), scope)
+    after = runtime.pager.decode(params.get("NextToken"), scope)
     if after is not None and not isinstance(after, int):
         raise ValidationException("The pagination token is not valid.")
     with runtime.db.begin() as conn:
         lines, last_id = repo.list_entry_page(conn, dataset.id, filters, after, limit)
     out: dict[str, Any] = {"DatasetEntries": lines}
     if last_id is not None:
-        out["NextToken"] = encode_token(scope, last_id)
+        out["NextToken"] = runtime.pager.encode(scope, last_id)
     return out
 
 
@@ -269,8 +255,8 @@ def update_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[s
         raise ValidationException(
             f"Changes is {len(changes):,} bytes; the limit is {MAX_CHANGES_BYTES:,} bytes (10 MiB)."
         )
-    dataset = require_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
-    if dataset.status not in STABLE_STATES:
+    dataset = read_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
+    if dataset.status not in DATASET_STABLE:
         raise busy_conflict(project_name, dataset, "updated")
     changes_name = f"dataset-changes/{uuid.uuid4().hex}.jsonl"
     runtime.blobs.put_named(changes_name, bytes(changes))
@@ -281,7 +267,7 @@ def update_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[s
     except Exception:
         runtime.blobs.delete_named(changes_name)
         raise
-    return {"Status": states.UPDATE_IN_PROGRESS}
+    return {"Status": DatasetStatus.UPDATE_IN_PROGRESS}
 
 
 def start_update(runtime: Runtime, project_name: str, dataset: repo.DatasetRow, *, job: JobSpec) -> int:
@@ -289,12 +275,17 @@ def start_update(runtime: Runtime, project_name: str, dataset: repo.DatasetRow, 
 
     ConflictException if the dataset is not in a stable state.
     """
-    if dataset.status not in STABLE_STATES:
+    if dataset.status not in DATASET_STABLE:
         raise busy_conflict(project_name, dataset, "updated")
     kind, payload = job
     with runtime.db.begin() as conn:
         changed = repo.set_dataset_status(
-            conn, dataset.id, states.UPDATE_IN_PROGRESS, None, time.time(), expect_status=STABLE_STATES
+            conn,
+            dataset.id,
+            DatasetStatus.UPDATE_IN_PROGRESS,
+            None,
+            time.time(),
+            expect_status=DATASET_STABLE,
         )
         if not changed:
             raise busy_conflict(project_name, dataset, "updated")

@@ -16,8 +16,9 @@ from openlookout.errors import InternalServerException, ThrottlingException, Val
 from openlookout.hosting.pool import HostingError, PoolBusy
 from openlookout.imaging.images import ImageRejected, inspect_image
 from openlookout.service import hosting_control
-from openlookout.service import models as model_service
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.lookups import resolve_model
+from openlookout.service.states import MODEL_SERVING
 
 CONTENT_TYPES = {"image/png": "png", "image/jpeg": "jpeg"}
 
@@ -46,8 +47,8 @@ def detect(
     """The DetectAnomalyResult members (``AnomalyMask``/``Heatmap`` as PNG bytes)."""
     declared = content_format(content_type)
     with runtime.db.begin() as conn:
-        _, model = model_service.resolve_model(conn, ctx, project_name, version)
-    if model.status not in hosting_control.SERVING:
+        _, model = resolve_model(conn, ctx, project_name, version)
+    if model.status not in MODEL_SERVING:
         raise hosting_control.conflict_not_hosted(project_name, model)
     if not body:
         raise ValidationException("The request body is empty; send the image's bytes as the body.")

@@ -40,6 +40,8 @@ from openlookout.imaging.masks import inspect_mask
 from openlookout.service.context import Runtime
 from openlookout.sources.reader import SourceError
 from openlookout.store import entries as repo
+from openlookout.store import projects as project_store
+from openlookout.store.projects import ProjectRow
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +249,7 @@ class _ProjectState:
 
 
 def _project_state(
-    conn: Connection, project: repo.ProjectRow, dataset: repo.DatasetRow, refs: set[str]
+    conn: Connection, project: ProjectRow, dataset: repo.DatasetRow, refs: set[str]
 ) -> _ProjectState:
     existing = repo.project_entries(conn, project.id)
     replaced = {
@@ -358,7 +360,7 @@ def apply_candidates(
     now = time.time()
     with runtime.db.begin() as conn:
         found = repo.get_dataset_by_id(conn, dataset_id)
-        project = repo.lock_project(conn, found.project_id) if found is not None else None
+        project = project_store.lock_project(conn, found.project_id) if found is not None else None
         # Read the dataset again now that the project is locked: its status may have moved.
         dataset = repo.get_dataset_by_id(conn, dataset_id)
         if dataset is None or project is None:
@@ -381,7 +383,7 @@ def apply_candidates(
         repo.write_entries(conn, dataset_id, rows, state.replaced, now)
         repo.add_labels(conn, project.id, new_labels)
         if rows and (project.image_width, project.image_height) != state.size:
-            repo.set_project_image_size(conn, project.id, state.size)
+            project_store.set_image_size(conn, project.id, state.size)
         repo.bump_revision(conn, dataset_id, now)
         if finish is not None:
             finish(conn, dataset)

@@ -9,13 +9,13 @@ HOSTING_FAILED or SYSTEM_UPDATING -> STOPPING_HOSTING; the ``model.unhost`` job 
 Our decisions: StartModel on a model already HOSTED (or STARTING_HOSTING) with the same units is
 a no-op that answers the current status; with different units it is a ConflictException (stop it
 first, as on AWS). ``MaxInferenceUnits < MinInferenceUnits`` is a ValidationException; more units
-than ``max_inference_units`` (setting, default 8) is a ServiceQuotaExceededException.
+than the ``max_inference_units`` setting (default 8) is a ServiceQuotaExceededException.
 
 Starting and stopping units runs on a thread of its own (not on the job workers, where it would
-wait behind trainings). Restarts: the pools live in the server process. A HOSTED model whose pool
-is not running in this process (the server restarted) gets it started again on first use
-(``pool_for``) and eagerly by ``restore_hosting`` at start-up; an interrupted STARTING_HOSTING is
-started again and STOPPING_HOSTING becomes TRAINED.
+wait behind trainings). Restarts: the pools live in the server process (``runtime.hosting``). A
+HOSTED model whose pool is not running in this process (the server restarted) gets it started
+again on first use (``pool_for``) and eagerly by ``restore_hosting`` at start-up; an interrupted
+STARTING_HOSTING is started again and STOPPING_HOSTING becomes TRAINED.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from openlookout.errors import ConflictException, ServiceQuotaExceededException, ValidationException
-from openlookout.hosting.manager import HostingManager
 from openlookout.hosting.pool import HostingError, InferencePool
-from openlookout.service import models as model_service
+from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.lookups import resolve_model
+from openlookout.service.models import state_conflict
+from openlookout.service.states import MODEL_SERVING, MODEL_STARTABLE, MODEL_STOPPABLE, ModelStatus
 from openlookout.store import models as repo
 from openlookout.store.models import ModelRow
 
@@ -39,33 +41,9 @@ log = logging.getLogger(__name__)
 
 HOST_JOB = "model.host"
 UNHOST_JOB = "model.unhost"
-DEFAULT_MAX_UNITS = 8
-_ATTRIBUTE = "_openlookout_hosting"
-_attach_lock = threading.Lock()
-
-STARTABLE = frozenset({model_service.TRAINED, model_service.HOSTING_FAILED})
-STOPPABLE = frozenset(
-    {
-        model_service.HOSTED,
-        model_service.STARTING_HOSTING,
-        model_service.HOSTING_FAILED,
-        model_service.SYSTEM_UPDATING,
-    }
-)
-SERVING = frozenset({model_service.HOSTED, model_service.SYSTEM_UPDATING})
 
 
-def manager(runtime: Runtime) -> HostingManager:
-    """The runtime's hosting manager (created on first use)."""
-    with _attach_lock:
-        found = getattr(runtime, _ATTRIBUTE, None)
-        if found is None:
-            found = HostingManager()
-            setattr(runtime, _ATTRIBUTE, found)
-        return found
-
-
-def register_hosting_jobs(runner: Any) -> None:
+def register_jobs(runner: JobRunner) -> None:
     """Handlers for the hosting job kinds (kept so that jobs of these kinds, if queued, still run)."""
     runner.register(HOST_JOB, run_host, on_failure=on_host_failure)
     runner.register(UNHOST_JOB, run_unhost, on_failure=on_unhost_failure)
@@ -84,60 +62,60 @@ def start_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -
         raise ValidationException(
             f"MaxInferenceUnits ({max_units}) must not be smaller than MinInferenceUnits ({min_units})."
         )
-    limit = int(runtime.settings.extra.get("max_inference_units", DEFAULT_MAX_UNITS))
+    limit = runtime.settings.max_inference_units
     if max(min_units, int(max_units or 0)) > limit:
         raise ServiceQuotaExceededException(
             f"A model can use at most {limit} inference units on this server.", quota_code="inference-units"
         )
     with runtime.db.begin() as conn:
-        _, model = model_service.resolve_model(conn, ctx, project_name, str(params["ModelVersion"]))
-        if model.status in (model_service.HOSTED, model_service.STARTING_HOSTING):
+        _, model = resolve_model(conn, ctx, project_name, str(params["ModelVersion"]))
+        if model.status in (ModelStatus.HOSTED, ModelStatus.STARTING_HOSTING):
             same = model.min_inference_units == min_units and model.max_inference_units == (
                 int(max_units) if max_units is not None else None
             )
             if same:
                 return {"Status": model.status}
-            raise model_service.state_conflict(
+            raise state_conflict(
                 project_name, model, "started again with different inference units; stop it first"
             )
-        if model.status not in STARTABLE:
-            raise model_service.state_conflict(project_name, model, "started (it must be TRAINED)")
+        if model.status not in MODEL_STARTABLE:
+            raise state_conflict(project_name, model, "started (it must be TRAINED)")
         changed = repo.update_model(
             conn,
             model.id,
             expect_status=[model.status],
-            status=model_service.STARTING_HOSTING,
+            status=ModelStatus.STARTING_HOSTING,
             status_message=None,
             min_inference_units=min_units,
             max_inference_units=int(max_units) if max_units is not None else None,
             updated_at=time.time(),
         )
         if not changed:
-            raise model_service.state_conflict(project_name, model, "started now")
+            raise state_conflict(project_name, model, "started now")
     launch(runtime, run_host, model.id)
-    return {"Status": model_service.STARTING_HOSTING}
+    return {"Status": ModelStatus.STARTING_HOSTING}
 
 
 def stop_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     project_name = str(params["ProjectName"])
     with runtime.db.begin() as conn:
-        _, model = model_service.resolve_model(conn, ctx, project_name, str(params["ModelVersion"]))
-        if model.status == model_service.STOPPING_HOSTING:
-            return {"Status": model_service.STOPPING_HOSTING}
-        if model.status not in STOPPABLE:
-            raise model_service.state_conflict(project_name, model, "stopped (it is not running)")
+        _, model = resolve_model(conn, ctx, project_name, str(params["ModelVersion"]))
+        if model.status == ModelStatus.STOPPING_HOSTING:
+            return {"Status": ModelStatus.STOPPING_HOSTING}
+        if model.status not in MODEL_STOPPABLE:
+            raise state_conflict(project_name, model, "stopped (it is not running)")
         changed = repo.update_model(
             conn,
             model.id,
             expect_status=[model.status],
-            status=model_service.STOPPING_HOSTING,
+            status=ModelStatus.STOPPING_HOSTING,
             status_message=None,
             updated_at=time.time(),
         )
         if not changed:
-            raise model_service.state_conflict(project_name, model, "stopped now")
+            raise state_conflict(project_name, model, "stopped now")
     launch(runtime, run_unhost, model.id)
-    return {"Status": model_service.STOPPING_HOSTING}
+    return {"Status": ModelStatus.STOPPING_HOSTING}
 
 
 # --- background work ------------------------------------------------------------------------
@@ -161,45 +139,45 @@ def run_host(runtime: Runtime, payload: dict[str, Any]) -> None:
     model_id = int(payload["model_id"])
     with runtime.db.begin() as conn:
         model = repo.get_model_by_id(conn, model_id)
-    if model is None or model.status != model_service.STARTING_HOSTING:
+    if model is None or model.status != ModelStatus.STARTING_HOSTING:
         return
     try:
         start_pool(runtime, model)
     except HostingError as exc:
-        if manager(runtime).closed:  # the server is stopping: the next start resumes this one
+        if runtime.hosting.closed:  # the server is stopping: the next start resumes this one
             return
         _set(
             runtime,
             model_id,
-            [model_service.STARTING_HOSTING],
-            model_service.HOSTING_FAILED,
+            [ModelStatus.STARTING_HOSTING],
+            ModelStatus.HOSTING_FAILED,
             f"hosting failed: {exc}",
         )
         return
-    hosted = _set(runtime, model_id, [model_service.STARTING_HOSTING], model_service.HOSTED)
+    hosted = _set(runtime, model_id, [ModelStatus.STARTING_HOSTING], ModelStatus.HOSTED)
     if not hosted:  # stopped or deleted meanwhile
-        manager(runtime).stop(model_id)
+        runtime.hosting.stop(model_id)
 
 
 def run_unhost(runtime: Runtime, payload: dict[str, Any]) -> None:
     model_id = int(payload["model_id"])
-    manager(runtime).stop(model_id)
-    _set(runtime, model_id, [model_service.STOPPING_HOSTING], model_service.TRAINED)
+    runtime.hosting.stop(model_id)
+    _set(runtime, model_id, [ModelStatus.STOPPING_HOSTING], ModelStatus.TRAINED)
 
 
 def on_host_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
     _set(
         runtime,
         int(payload["model_id"]),
-        [model_service.STARTING_HOSTING],
-        model_service.HOSTING_FAILED,
+        [ModelStatus.STARTING_HOSTING],
+        ModelStatus.HOSTING_FAILED,
         f"hosting failed: {message}",
     )
 
 
 def on_unhost_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
-    manager(runtime).stop(int(payload["model_id"]))
-    _set(runtime, int(payload["model_id"]), [model_service.STOPPING_HOSTING], model_service.TRAINED)
+    runtime.hosting.stop(int(payload["model_id"]))
+    _set(runtime, int(payload["model_id"]), [ModelStatus.STOPPING_HOSTING], ModelStatus.TRAINED)
 
 
 def _set(runtime: Runtime, model_id: int, expect: list[str], status: str, message: str | None = None) -> bool:
@@ -237,12 +215,11 @@ def model_file(runtime: Runtime, model: ModelRow) -> Path:
 
 
 def unit_threads(runtime: Runtime, max_units: int) -> int:
-    """onnxruntime threads per unit: ``inference_threads`` setting, else the cores shared by the units."""
-    configured = runtime.settings.extra.get("inference_threads") or os.environ.get(
-        "OPENLOOKOUT_INFERENCE_THREADS"
-    )
-    if configured:
-        return max(1, int(configured))
+    """onnxruntime threads per unit: the ``inference_threads`` setting, else the cores shared by the
+    units."""
+    configured = runtime.settings.inference_threads
+    if configured > 0:
+        return configured
     return max(1, (os.cpu_count() or 1) // max(1, max_units))
 
 
@@ -250,7 +227,7 @@ def start_pool(runtime: Runtime, model: ModelRow) -> InferencePool:
     path = model_file(runtime, model)
     min_units = model.min_inference_units or 1
     max_units = max(min_units, model.max_inference_units or min_units)
-    return manager(runtime).ensure(
+    return runtime.hosting.ensure(
         model.id,
         str(path),
         min_units=min_units,
@@ -262,7 +239,7 @@ def start_pool(runtime: Runtime, model: ModelRow) -> InferencePool:
 
 def pool_for(runtime: Runtime, model: ModelRow) -> InferencePool:
     """The running pool of a HOSTED model, started here if this server does not run it yet."""
-    pool = manager(runtime).get(model.id)
+    pool = runtime.hosting.get(model.id)
     if pool is not None and pool.healthy():
         return pool
     return start_pool(runtime, model)
@@ -271,13 +248,13 @@ def pool_for(runtime: Runtime, model: ModelRow) -> InferencePool:
 def restore_hosting(runtime: Runtime) -> None:
     """At start-up: finish interrupted stops and starts, bring hosted models back (in the background)."""
     with runtime.db.begin() as conn:
-        stopping = repo.models_in_status(conn, [model_service.STOPPING_HOSTING])
-        starting = repo.models_in_status(conn, [model_service.STARTING_HOSTING])
-        hosted = repo.models_in_status(conn, sorted(SERVING))
+        stopping = repo.models_in_status(conn, [ModelStatus.STOPPING_HOSTING])
+        starting = repo.models_in_status(conn, [ModelStatus.STARTING_HOSTING])
+        hosted = repo.models_in_status(conn, sorted(MODEL_SERVING))
     for model in starting:
         launch(runtime, run_host, model.id)
     for model in stopping:
-        _set(runtime, model.id, [model_service.STOPPING_HOSTING], model_service.TRAINED)
+        _set(runtime, model.id, [ModelStatus.STOPPING_HOSTING], ModelStatus.TRAINED)
 
     def bring_back() -> None:
         for model in hosted:
@@ -288,13 +265,6 @@ def restore_hosting(runtime: Runtime) -> None:
 
     if hosted:
         threading.Thread(target=bring_back, name="openlookout-restore-hosting", daemon=True).start()
-
-
-def shutdown_hosting(runtime: Runtime) -> None:
-    """At server stop: stop every inference unit of this process."""
-    found = getattr(runtime, _ATTRIBUTE, None)
-    if found is not None:
-        found.shutdown()
 
 
 def conflict_not_hosted(project_name: str, model: ModelRow) -> ConflictException:

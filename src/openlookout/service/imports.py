@@ -25,14 +25,10 @@ from openlookout.errors import ValidationException
 from openlookout.imaging.manifest import Label, new_entry
 from openlookout.service import dataset_jobs as jobs
 from openlookout.service.context import RequestContext, Runtime
-from openlookout.service.datasets import (
-    STABLE_STATES,
-    busy_conflict,
-    new_dataset,
-    require_project,
-    start_update,
-)
+from openlookout.service.datasets import busy_conflict, new_dataset, start_update
 from openlookout.service.entries import Candidate, IngestError, ParsedBatch, ingest
+from openlookout.service.lookups import require_project
+from openlookout.service.states import DATASET_STABLE, DatasetStatus
 from openlookout.sources.reader import upload_ref
 from openlookout.store import entries as repo
 
@@ -63,14 +59,15 @@ def import_labeled_source(
     """Start importing a folder or S3 prefix into the dataset (created if missing); the job id."""
     _check_dataset_type(dataset_type)
     location = source_uri(uri)
-    project = require_project(runtime, ctx, project_name)
     with runtime.db.begin() as conn:
+        project = require_project(conn, ctx, project_name)
         dataset = repo.get_dataset(conn, project.id, dataset_type)
     payload = {"uri": location, "labeled": labeled, "creating": dataset is None}
     if dataset is not None:
         return start_update(runtime, project_name, dataset, job=(jobs.IMPORT_SOURCE, payload))
+    creating = DatasetStatus.CREATE_IN_PROGRESS
     _, job_id = new_dataset(
-        runtime, ctx, project_name, dataset_type, jobs.CREATE_IN_PROGRESS, job=(jobs.IMPORT_SOURCE, payload)
+        runtime, ctx, project_name, dataset_type, creating, job=(jobs.IMPORT_SOURCE, payload)
     )
     assert job_id is not None
     return job_id
@@ -93,13 +90,13 @@ def add_image(
     if not data:
         raise ValidationException(f"The upload {name} is empty.")
     source_ref = upload_ref(hashlib.sha256(data).hexdigest(), name)
-    project = require_project(runtime, ctx, project_name)
     with runtime.db.begin() as conn:
+        project = require_project(conn, ctx, project_name)
         dataset = repo.get_dataset(conn, project.id, dataset_type)
     created = dataset is None
     if dataset is None:
-        dataset, _ = new_dataset(runtime, ctx, project_name, dataset_type, jobs.CREATE_COMPLETE)
-    elif dataset.status not in STABLE_STATES:
+        dataset, _ = new_dataset(runtime, ctx, project_name, dataset_type, DatasetStatus.CREATE_COMPLETE)
+    elif dataset.status not in DATASET_STABLE:
         raise busy_conflict(project_name, dataset, "updated")
     entry = new_entry(source_ref, cast(Label | None, label), job_name="openlookout/upload")
     batch = ParsedBatch(
@@ -107,10 +104,10 @@ def add_image(
     )
 
     def finish(conn: Connection, current: repo.DatasetRow) -> None:
-        if current.status not in STABLE_STATES:
+        if current.status not in DATASET_STABLE:
             raise busy_conflict(project_name, current, "updated")
         if not created:
-            repo.set_dataset_status(conn, current.id, jobs.UPDATE_COMPLETE, None, time.time())
+            repo.set_dataset_status(conn, current.id, DatasetStatus.UPDATE_COMPLETE, None, time.time())
 
     try:
         ingest(runtime, dataset.id, batch, finish=finish)

@@ -14,10 +14,9 @@ interrupted by a server stop is re-run from the start by the job runner (trainin
 deterministic for a given dataset); after the runner gives up, ``on_train_failure`` marks the model
 TRAINING_FAILED, so no model stays TRAINING.
 
-Settings (``Settings.extra`` or environment): ``training_preset`` / ``OPENLOOKOUT_TRAINING_PRESET``
-(one of ``openlookout.ml.PRESETS``; empty means the detector's own default),
-``training_image_size`` / ``OPENLOOKOUT_TRAINING_IMAGE_SIZE``
-(working long side, multiple of 32), ``training_threads`` / ``OPENLOOKOUT_TRAINING_THREADS``.
+Settings (typed fields of ``Settings``): ``training_preset`` (one of ``openlookout.ml.PRESETS``;
+empty means the detector's own default), ``training_image_size`` (working long side, multiple of
+32; 0 means the detector's default), ``training_threads`` (0 means up to four cores).
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from openlookout.hosting.result import detect_result
 from openlookout.imaging.images import ImageRejected, decode_rgb
 from openlookout.imaging.manifest import ManifestError, parse_line
 from openlookout.imaging.masks import decode_mask
+from openlookout.jobs.runner import JobRunner
 from openlookout.service import models as model_service
 from openlookout.service.context import Runtime
 from openlookout.store import entries as entry_store
@@ -65,21 +65,9 @@ class _Sample:
     size: tuple[int, int] = (0, 0)
 
 
-def register_model_jobs(runner: Any) -> None:
-    """Register the model job kinds (training, hosting, packaging) on a ``JobRunner``."""
-    from openlookout.service import hosting_control, packaging
-
+def register_jobs(runner: JobRunner) -> None:
+    """Register the training job kind on a ``JobRunner``."""
     runner.register(model_service.TRAIN_JOB, run_training, on_failure=on_train_failure)
-    hosting_control.register_hosting_jobs(runner)
-    packaging.register_packaging_jobs(runner)
-
-
-def setting(runtime: Runtime, name: str, default: str) -> str:
-    """A model setting from ``Settings.extra`` or ``OPENLOOKOUT_<NAME>``."""
-    value = runtime.settings.extra.get(name)
-    if value is None:
-        value = os.environ.get("OPENLOOKOUT_" + name.upper())
-    return default if value is None or value == "" else str(value)
 
 
 def on_train_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
@@ -150,8 +138,8 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
     train_entries, test_entries, split = split_entries(entries)
     if not train_entries or not test_entries:
         raise TrainingFailed("the datasets hold no labeled images to train and test with; label images first")
-    preset = setting(runtime, "training_preset", "")
-    image_size = setting(runtime, "training_image_size", "")
+    preset = runtime.settings.training_preset
+    image_size = runtime.settings.training_image_size
     options: dict[str, Any] = {"preset": preset} if preset else {}
     detector = AnomalyDetector(**options, image_size=int(image_size) if image_size else None)
     working: list[tuple[int, int]] = []
@@ -325,7 +313,7 @@ def _shrink(sample: _Sample, working: tuple[int, int]) -> _Sample:
 def _limit_threads(runtime: Runtime) -> None:
     import torch
 
-    wanted = int(setting(runtime, "training_threads", str(min(4, os.cpu_count() or 1))))
+    wanted = runtime.settings.training_threads or min(4, os.cpu_count() or 1)
     torch.set_num_threads(max(1, wanted))
 
 
@@ -436,11 +424,8 @@ def _evaluation_result(
 
 
 def s3_client(runtime: Runtime) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3", endpoint_url=runtime.settings.s3_endpoint_url or None, region_name=runtime.settings.s3_region
-    )
+    """The runtime's S3 client for outputs (endpoint and region from the settings)."""
+    return runtime.s3
 
 
 def _write_s3(

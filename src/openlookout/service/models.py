@@ -19,10 +19,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
-from openlookout.service import arns, paging, status_messages
+from openlookout.errors import ConflictException, ValidationException
+from openlookout.service import arns
 from openlookout.service.context import RequestContext, Runtime
-from openlookout.service.projects import require_project
+from openlookout.service.lookups import require_project, resolve_model
+from openlookout.service.readiness import training_readiness
+from openlookout.service.states import DATASET_STABLE, MODEL_DELETABLE, ModelStatus
+from openlookout.service.status_messages import model_status_message
 from openlookout.store import entries as entry_store
 from openlookout.store import models as repo
 from openlookout.store import projects as project_store
@@ -30,71 +33,16 @@ from openlookout.store import tags as tag_store
 from openlookout.store.models import ModelRow
 from openlookout.store.projects import ProjectRow
 
-TRAINING = "TRAINING"
-TRAINED = "TRAINED"
-TRAINING_FAILED = "TRAINING_FAILED"
-STARTING_HOSTING = "STARTING_HOSTING"
-HOSTED = "HOSTED"
-HOSTING_FAILED = "HOSTING_FAILED"
-STOPPING_HOSTING = "STOPPING_HOSTING"
-SYSTEM_UPDATING = "SYSTEM_UPDATING"
-DELETING = "DELETING"
-
-STATUS_SENTENCES = {
-    TRAINING: "Training the model.",
-    TRAINED: "Training completed successfully.",
-    TRAINING_FAILED: "Training failed.",
-    STARTING_HOSTING: "Hosting the model.",
-    HOSTED: "Model hosted.",
-    HOSTING_FAILED: "Hosting failed.",
-    STOPPING_HOSTING: "Stopping the model.",
-    SYSTEM_UPDATING: "The hosted model is being updated.",
-    DELETING: "Deleting the model.",
-}
-
-HOSTING_STATES = frozenset({STARTING_HOSTING, HOSTED, HOSTING_FAILED, STOPPING_HOSTING, SYSTEM_UPDATING})
-DELETABLE_STATES = frozenset({TRAINED, TRAINING_FAILED})
-STABLE_DATASET_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_FAILED_ROLLBACK_COMPLETE"})
 TRAIN_JOB = "model.train"
+# The training job (``service.model_training``) reads its states under these names.
+TRAINING = ModelStatus.TRAINING
+TRAINED = ModelStatus.TRAINED
+TRAINING_FAILED = ModelStatus.TRAINING_FAILED
 DEFAULT_PAGE = 100
 RESERVED_TAG_PREFIX = "aws:"
 
 
-# --- lookups used by the other model modules -----------------------------------------------
-
-
-def model_resource_id(project_name: str, version: int | str) -> str:
-    return f"{project_name}/{version}"
-
-
-def resolve_model(
-    conn: Connection, ctx: RequestContext, project_name: str, version: str
-) -> tuple[ProjectRow, ModelRow]:
-    """The caller's project and model ``version`` (a number or ``latest``); ResourceNotFoundException."""
-    project = require_project(conn, ctx, project_name)
-    if version == "latest":
-        model = repo.latest_model(conn, project.id)
-        if model is None:
-            raise ResourceNotFoundException(
-                f"Project '{project_name}' has no models, so 'latest' names none.",
-                resource_id=model_resource_id(project_name, version),
-                resource_type="MODEL",
-            )
-        return project, model
-    model = repo.get_model(conn, project.id, _version_number(version))
-    if model is None:
-        raise ResourceNotFoundException(
-            f"Model version {version} of project '{project_name}' does not exist.",
-            resource_id=model_resource_id(project_name, version),
-            resource_type="MODEL",
-        )
-    return project, model
-
-
-def _version_number(version: str) -> int:
-    if not version.isdigit() or version.startswith("0") or len(version) > 10:
-        raise ValidationException(f"'{version[:20]}' is not a model version (a number from 1, or 'latest').")
-    return int(version)
+# --- checks used by the other model modules ------------------------------------------------
 
 
 def state_conflict(project_name: str, model: ModelRow, action: str) -> ConflictException:
@@ -119,7 +67,7 @@ def remaining_models(conn: Connection, project_id: int) -> list[str]:
 def training_in_progress(runtime: Runtime, project_id: int) -> bool:
     """Whether a model of the project is TRAINING (DeleteDataset refuses then)."""
     with runtime.db.begin() as conn:
-        return any(m.status == TRAINING for m in repo.project_models(conn, project_id))
+        return any(m.status == ModelStatus.TRAINING for m in repo.project_models(conn, project_id))
 
 
 def require_no_training(runtime: Runtime, project_name: str, project_id: int, dataset_type: str) -> None:
@@ -136,19 +84,13 @@ def require_no_training(runtime: Runtime, project_name: str, project_id: int, da
 # --- shapes ---------------------------------------------------------------------------------
 
 
-def model_status_message(model: ModelRow) -> str:
-    """The model's StatusMessage: what training or hosting stored (a step, a failure's reason),
-    else the sentence for its status."""
-    return status_messages.status_message(model.status, model.status_message, STATUS_SENTENCES)
-
-
 def model_metadata(model: ModelRow) -> dict[str, Any]:
     out: dict[str, Any] = {
         "CreationTimestamp": model.created_at,
         "ModelVersion": str(model.version),
         "ModelArn": model.arn,
         "Status": model.status,
-        "StatusMessage": model_status_message(model),
+        "StatusMessage": model_status_message(model.status, model.status_message),
     }
     if model.description:
         out["Description"] = model.description
@@ -187,8 +129,6 @@ def _inference_units(model: ModelRow) -> dict[str, int]:
 
 
 def create_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    from openlookout.service.readiness import training_readiness
-
     project_name = str(params["ProjectName"])
     location = (params.get("OutputConfig") or {}).get("S3Location") or {}
     bucket = location.get("Bucket")
@@ -226,7 +166,7 @@ def create_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) 
             project_id=project.id,
             version=version,
             arn=arn,
-            status=TRAINING,
+            status=ModelStatus.TRAINING,
             status_message="Training has been queued.",
             description=params.get("Description"),
             kms_key_id=params.get("KmsKeyId"),
@@ -244,7 +184,7 @@ def create_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) 
 
 def _require_stable_datasets(conn: Connection, project: ProjectRow) -> None:
     for dataset in entry_store.list_project_datasets(conn, project.id):
-        if dataset.status not in STABLE_DATASET_STATES:
+        if dataset.status not in DATASET_STABLE:
             raise ConflictException(
                 f"The {dataset.dataset_type} dataset of project '{project.name}' is {dataset.status}; "
                 "a model can only be trained from datasets that finished importing.",
@@ -255,7 +195,7 @@ def _require_stable_datasets(conn: Connection, project: ProjectRow) -> None:
 
 def _require_no_other_training(conn: Connection, project: ProjectRow) -> None:
     for model in repo.project_models(conn, project.id):
-        if model.status == TRAINING:
+        if model.status == ModelStatus.TRAINING:
             raise ConflictException(
                 f"Model version {model.version} of project '{project.name}' is still training; "
                 "wait for it to finish before training another.",
@@ -274,7 +214,7 @@ def list_models(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -
     project_name = str(params["ProjectName"])
     limit = int(params.get("MaxResults") or DEFAULT_PAGE)
     scope = {"op": "ListModels", "account": ctx.account_id, "region": ctx.region, "project": project_name}
-    last = paging.decode_token(params.get("NextToken"), scope)
+    last = runtime.pager.decode(params.get("NextToken"), scope)
     if last is not None and not isinstance(last, int):
         raise ValidationException("The pagination token is not valid for ListModels.")
     with runtime.db.begin() as conn:
@@ -282,7 +222,7 @@ def list_models(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -
         rows = repo.list_models(conn, project.id, after_version=last, limit=limit + 1)
     out: dict[str, Any] = {"Models": [model_metadata(m) for m in rows[:limit]]}
     if len(rows) > limit:
-        out["NextToken"] = paging.encode_token(scope, rows[limit - 1].version)
+        out["NextToken"] = runtime.pager.encode(scope, rows[limit - 1].version)
     return out
 
 
@@ -294,11 +234,16 @@ def delete_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) 
     with runtime.db.begin() as conn:
         project, model = resolve_model(conn, ctx, project_name, version)
         project_store.lock_project(conn, project.id)
-        if model.status not in DELETABLE_STATES:
+        if model.status not in MODEL_DELETABLE:
             raise state_conflict(project_name, model, "deleted (stop or wait for it first)")
         now = time.time()
         changed = repo.update_model(
-            conn, model.id, expect_status=[model.status], status=DELETING, updated_at=now, deleted_at=now
+            conn,
+            model.id,
+            expect_status=[model.status],
+            status=ModelStatus.DELETING,
+            updated_at=now,
+            deleted_at=now,
         )
         if not changed:
             raise state_conflict(project_name, model, "deleted now")

@@ -17,33 +17,28 @@ import time
 import uuid
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import Connection
 
 from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
+from openlookout.jobs.runner import JobRunner
 from openlookout.packaging.bundle import build_bundle, recipe
-from openlookout.service import models as model_service
-from openlookout.service import paging, status_messages
 from openlookout.service.context import RequestContext, Runtime
-from openlookout.service.projects import require_project
+from openlookout.service.lookups import require_project, resolve_model
+from openlookout.service.models import state_conflict
+from openlookout.service.states import MODEL_PACKABLE, PACKAGING_FINISHED, PackagingStatus
+from openlookout.service.status_messages import packaging_status_message
 from openlookout.store import models as repo
 from openlookout.store.models import PackagingJobRow
 from openlookout.store.projects import ProjectRow
 
 PACKAGE_JOB = "model.package"
-CREATED, RUNNING, SUCCEEDED, FAILED = "CREATED", "RUNNING", "SUCCEEDED", "FAILED"
-STATUS_SENTENCES = {
-    CREATED: "Packaging job created.",
-    RUNNING: "Building the model package.",
-    SUCCEEDED: "Model package created.",
-    FAILED: "Packaging failed.",
-}
 METHOD = "Greengrass"
 NVIDIA_OPTIONS = ("gpu-code", "trt-ver", "cuda-ver")
-PACKABLE = frozenset({model_service.TRAINED, model_service.HOSTED})
 DEFAULT_PAGE = 100
 
 
-def register_packaging_jobs(runner: Any) -> None:
+def register_jobs(runner: JobRunner) -> None:
     runner.register(PACKAGE_JOB, run_packaging, on_failure=on_packaging_failure)
 
 
@@ -96,9 +91,9 @@ def start_model_packaging_job(
     job_name = str(params.get("JobName") or uuid.uuid4())
     now = time.time()
     with runtime.db.begin() as conn:
-        project, model = model_service.resolve_model(conn, ctx, project_name, str(params["ModelVersion"]))
-        if model.status not in PACKABLE:
-            raise model_service.state_conflict(project_name, model, "packaged (it must be TRAINED or HOSTED)")
+        project, model = resolve_model(conn, ctx, project_name, str(params["ModelVersion"]))
+        if model.status not in MODEL_PACKABLE:
+            raise state_conflict(project_name, model, "packaged (it must be TRAINED or HOSTED)")
         component_name = str(greengrass["ComponentName"])
         component_version = str(greengrass.get("ComponentVersion") or f"{model.version}.0.0")
         if repo.get_packaging_job(conn, project.id, job_name) is not None:
@@ -107,7 +102,14 @@ def start_model_packaging_job(
                 resource_id=job_name,
                 resource_type="MODEL_PACKAGE_JOB",
             )
-        if repo.component_in_use(conn, ctx.account_id, ctx.region, component_name, component_version):
+        if repo.component_in_use(
+            conn,
+            ctx.account_id,
+            ctx.region,
+            component_name,
+            component_version,
+            failed_status=PackagingStatus.FAILED,
+        ):
             raise ConflictException(
                 f"Component {component_name} version {component_version} already exists; choose another "
                 "ComponentVersion.",
@@ -124,7 +126,7 @@ def start_model_packaging_job(
             configuration=_jsonable(configuration),
             component_name=component_name,
             component_version=component_version,
-            status=CREATED,
+            status=PackagingStatus.CREATED,
             created_at=now,
             updated_at=now,
         )
@@ -158,7 +160,7 @@ def _metadata(project_name: str, job: PackagingJobRow) -> dict[str, Any]:
         "ModelVersion": str(job.model_version),
         "ModelPackagingMethod": job.method,
         "Status": job.status,
-        "StatusMessage": status_messages.status_message(job.status, job.status_message, STATUS_SENTENCES),
+        "StatusMessage": packaging_status_message(job.status, job.status_message),
         "CreationTimestamp": job.created_at,
         "LastUpdatedTimestamp": job.updated_at,
     }
@@ -199,7 +201,7 @@ def list_model_packaging_jobs(
         "region": ctx.region,
         "project": project_name,
     }
-    last = paging.decode_token(params.get("NextToken"), scope)
+    last = runtime.pager.decode(params.get("NextToken"), scope)
     after: tuple[float, str] | None = None
     if last is not None:
         if not (
@@ -215,7 +217,7 @@ def list_model_packaging_jobs(
         rows = repo.list_packaging_jobs(conn, project.id, after=after, limit=limit + 1)
     out: dict[str, Any] = {"ModelPackagingJobs": [_metadata(project_name, j) for j in rows[:limit]]}
     if len(rows) > limit:
-        out["NextToken"] = paging.encode_token(scope, [rows[limit - 1].created_at, rows[limit - 1].job_name])
+        out["NextToken"] = runtime.pager.encode(scope, [rows[limit - 1].created_at, rows[limit - 1].job_name])
     return out
 
 
@@ -231,28 +233,24 @@ def on_packaging_failure(runtime: Runtime, payload: dict[str, Any], message: str
     _set(
         runtime,
         int(payload["packaging_job_id"]),
-        status=FAILED,
+        status=PackagingStatus.FAILED,
         status_message=f"packaging failed: {message}",
     )
 
 
 def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from openlookout.service.model_training import s3_client
-
     job_id = int(payload["packaging_job_id"])
     with runtime.db.begin() as conn:
         job = repo.get_packaging_job_by_id(conn, job_id)
-        if job is None or job.status in (SUCCEEDED, FAILED):
+        if job is None or job.status in PACKAGING_FINISHED:
             return
         model = repo.get_model(conn, job.project_id, job.model_version)
-    _set(runtime, job_id, status=RUNNING, status_message=None)
+    _set(runtime, job_id, status=PackagingStatus.RUNNING, status_message=None)
     if model is None or not model.onnx_blob:
         _set(
             runtime,
             job_id,
-            status=FAILED,
+            status=PackagingStatus.FAILED,
             status_message=f"model version {job.model_version} no longer exists",
         )
         return
@@ -271,7 +269,7 @@ def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
         _set(
             runtime,
             job_id,
-            status=FAILED,
+            status=PackagingStatus.FAILED,
             status_message=f"the model file cannot be read from storage ({exc})",
         )
         return
@@ -296,7 +294,7 @@ def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
     )
     bundle = build_bundle(onnx, metadata, recipe_document)
     try:
-        client = s3_client(runtime)
+        client = runtime.s3
         client.put_object(Bucket=bucket, Key=f"{base}bundle.zip", Body=bundle, ContentType="application/zip")
         client.put_object(
             Bucket=bucket,
@@ -308,7 +306,7 @@ def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
         _set(
             runtime,
             job_id,
-            status=FAILED,
+            status=PackagingStatus.FAILED,
             status_message=f"the package cannot be written to s3://{bucket}/{base} ({exc})",
         )
         return
@@ -323,4 +321,4 @@ def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
             "ComponentVersion": job.component_version,
         }
     }
-    _set(runtime, job_id, status=SUCCEEDED, status_message=None, output_details=details)
+    _set(runtime, job_id, status=PackagingStatus.SUCCEEDED, status_message=None, output_details=details)

@@ -1,4 +1,4 @@
-"""Projects: CreateProject, DescribeProject, ListProjects, DeleteProject, and ``require_project``.
+"""Projects: CreateProject, DescribeProject, ListProjects, DeleteProject.
 
 Projects are scoped to the caller's account and region. Names are unique within that scope.
 List order is stable: by creation time, then name.
@@ -13,27 +13,17 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
-from openlookout.service import arns, paging
+from openlookout.service import arns
 from openlookout.service.context import RequestContext, Runtime
-from openlookout.service.dataset_states import dataset_metadata
+from openlookout.service.datasets import dataset_metadata
+from openlookout.service.lookups import require_project
+from openlookout.service.models import remaining_models
 from openlookout.store import projects as project_store
 from openlookout.store import tags as tag_store
 from openlookout.store.projects import ProjectRow
 
 DEFAULT_PAGE_SIZE = 100
 RESOURCE_TYPE = "PROJECT"
-
-
-def require_project(conn: Connection, ctx: RequestContext, name: str) -> ProjectRow:
-    """The caller's project called ``name``, or ResourceNotFoundException (ResourceType PROJECT)."""
-    project = project_store.get_project(conn, ctx.account_id, ctx.region, name)
-    if project is None:
-        raise ResourceNotFoundException(
-            f"Project '{name}' does not exist in account {ctx.account_id}, region {ctx.region}.",
-            resource_id=name,
-            resource_type=RESOURCE_TYPE,
-        )
-    return project
 
 
 def project_metadata(project: ProjectRow) -> dict[str, Any]:
@@ -81,14 +71,14 @@ def describe_project(runtime: Runtime, ctx: RequestContext, params: dict[str, An
 def list_projects(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     limit = int(params.get("MaxResults") or DEFAULT_PAGE_SIZE)
     scope = {"op": "ListProjects", "account": ctx.account_id, "region": ctx.region}
-    last_key = paging.decode_token(params.get("NextToken"), scope)
+    last_key = runtime.pager.decode(params.get("NextToken"), scope)
     after = _project_key(last_key)
     with runtime.db.begin() as conn:
         rows = project_store.list_projects(conn, ctx.account_id, ctx.region, after=after, limit=limit + 1)
     page, more = rows[:limit], len(rows) > limit
     result: dict[str, Any] = {"Projects": [project_metadata(p) for p in page]}
     if more:
-        result["NextToken"] = paging.encode_token(scope, [page[-1].created_at, page[-1].name])
+        result["NextToken"] = runtime.pager.encode(scope, [page[-1].created_at, page[-1].name])
     return result
 
 
@@ -108,8 +98,6 @@ def _project_key(last_key: Any) -> tuple[float, str] | None:
 
 def blocking_children(conn: Connection, ctx: RequestContext, project: ProjectRow) -> list[str]:
     """What must be deleted before the project can be (its datasets and live model versions)."""
-    from openlookout.service.models import remaining_models
-
     datasets = [f"dataset '{d.dataset_type}'" for d in project_store.project_datasets(conn, project.id)]
     return datasets + remaining_models(conn, project.id)
 
@@ -118,8 +106,7 @@ def delete_project(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     name: str = params["ProjectName"]
     with runtime.db.begin() as conn:
         project = require_project(conn, ctx, name)
-        project_store.lock_project(conn, project.id)
-        if project_store.get_project_by_id(conn, project.id) is None:  # deleted by a concurrent call
+        if project_store.lock_project(conn, project.id) is None:  # deleted by a concurrent call
             raise ResourceNotFoundException(
                 f"Project '{name}' was deleted by another request.",
                 resource_id=name,

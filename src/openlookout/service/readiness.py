@@ -17,7 +17,8 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from openlookout.service.context import RequestContext, Runtime
-from openlookout.service.datasets import STABLE_STATES, require_project
+from openlookout.service.lookups import require_project
+from openlookout.service.states import DATASET_STABLE
 from openlookout.store import entries as repo
 
 ModelKind = Literal["classification", "segmentation"]
@@ -54,13 +55,13 @@ class Readiness:
 
 def training_readiness(runtime: Runtime, ctx: RequestContext, project_name: str) -> Readiness:
     """Check the project's datasets against the minimums (ResourceNotFoundException without project)."""
-    project = require_project(runtime, ctx, project_name)
     with runtime.db.begin() as conn:
+        project = require_project(conn, ctx, project_name)
         datasets = {d.dataset_type: d for d in repo.list_project_datasets(conn, project.id)}
         counts = {name: _dataset_counts(conn, d.id) for name, d in datasets.items()}
     missing: list[str] = []
     for dataset_type, dataset in sorted(datasets.items()):
-        if dataset.status not in STABLE_STATES:
+        if dataset.status not in DATASET_STABLE:
             missing.append(f"the {dataset_type} dataset is {dataset.status}; it must finish importing first")
     train = counts.get("train")
     if train is None:

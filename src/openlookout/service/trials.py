@@ -37,9 +37,12 @@ from openlookout.errors import (
 )
 from openlookout.imaging.images import MAX_IMAGE_BYTES, ImageRejected, inspect_image
 from openlookout.imaging.manifest import Label, new_entry, render_entry
-from openlookout.service import models as model_service
+from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import RequestContext, Runtime
-from openlookout.service.projects import require_project
+from openlookout.service.datasets import read_dataset, update_dataset_entries, wait_until_updated
+from openlookout.service.lookups import require_project, resolve_model
+from openlookout.service.models import state_conflict
+from openlookout.service.states import MODEL_TRAINED, DatasetStatus, TrialStatus
 from openlookout.sources.reader import SourceError, upload_ref
 from openlookout.store import entries as entry_store
 from openlookout.store import models as model_store
@@ -57,17 +60,6 @@ MAX_PAGE = 500
 ADD_WAIT_SECONDS = 300.0
 VERDICTS = ("normal", "anomaly", "confirm")
 DATASET_TYPES = ("train", "test")
-# Model states that have a usable ONNX export.
-TRIAL_READY = frozenset(
-    {
-        model_service.TRAINED,
-        model_service.HOSTED,
-        model_service.STARTING_HOSTING,
-        model_service.STOPPING_HOSTING,
-        model_service.HOSTING_FAILED,
-        model_service.SYSTEM_UPDATING,
-    }
-)
 INTERRUPTED = "trial detection was interrupted by server restarts too often; start a new trial"
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
 RESOURCE_TYPE = "TRIAL"
@@ -93,7 +85,7 @@ class AddedImages:
     skipped: list[str] = field(default_factory=list)
 
 
-def register_trial_jobs(runner: Any) -> None:
+def register_jobs(runner: JobRunner) -> None:
     """Register ``trial.detect`` on a ``JobRunner`` (the runtime does it at start-up)."""
     runner.register(TRIAL_JOB, run_trial, on_failure=on_trial_failure)
 
@@ -157,10 +149,8 @@ def _source_location(source_uri: str) -> str:
 
 
 def _require_trained(project_name: str, model: ModelRow) -> None:
-    if model.status not in TRIAL_READY:
-        raise model_service.state_conflict(
-            project_name, model, "used for trial detection (it must be trained first)"
-        )
+    if model.status not in MODEL_TRAINED:
+        raise state_conflict(project_name, model, "used for trial detection (it must be trained first)")
     if not model.onnx_blob:
         raise ConflictException(
             f"Model version {model.version} of project '{project_name}' has no exported network; "
@@ -180,7 +170,7 @@ def start_trial(
 ) -> int:
     """Start a trial detection of model ``model_version`` over ``source_uri``; the trial's id."""
     with runtime.db.begin() as conn:
-        project, model = model_service.resolve_model(conn, ctx, project_name, str(model_version).strip())
+        project, model = resolve_model(conn, ctx, project_name, str(model_version).strip())
         existing = len(repo.project_trials(conn, project.id))
     _require_trained(project_name, model)
     trial_name = _trial_name(name, existing)
@@ -200,10 +190,9 @@ def start_trial(
             model_version=model.version,
             source_uri=location,
             source_refs=[image.uri for image in found],
+            status=TrialStatus.RUNNING,
             now=now,
         )
-        if not runtime.jobs.is_registered(TRIAL_JOB):
-            register_trial_jobs(runtime.jobs)
         runtime.jobs.submit(TRIAL_JOB, {"trial_id": trial_id}, conn=conn)
     return trial_id
 
@@ -212,21 +201,24 @@ def start_trial(
 
 
 def _threads(runtime: Runtime) -> int:
-    configured = runtime.settings.extra.get("trial_threads") or os.environ.get("OPENLOOKOUT_TRIAL_THREADS")
-    if configured:
-        return max(1, int(configured))
+    """onnxruntime threads: the ``trial_threads`` setting, else up to two cores."""
+    configured = runtime.settings.trial_threads
+    if configured > 0:
+        return configured
     return max(1, min(2, os.cpu_count() or 1))
 
 
 def _finish(runtime: Runtime, trial_id: int, status: str, message: str) -> None:
     with runtime.db.begin() as conn:
-        repo.set_trial_status(conn, trial_id, status=status, message=message, now=time.time())
+        repo.set_trial_status(
+            conn, trial_id, status=status, message=message, now=time.time(), expect_status=TrialStatus.RUNNING
+        )
 
 
 def on_trial_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
     """The runner gave up on the job: the trial must not stay RUNNING."""
     text = INTERRUPTED if "interrupt" in message.lower() else f"trial detection failed: {message}"
-    _finish(runtime, int(payload["trial_id"]), repo.FAILED, text)
+    _finish(runtime, int(payload["trial_id"]), TrialStatus.FAILED, text)
 
 
 def run_trial(runtime: Runtime, payload: dict[str, Any]) -> None:
@@ -234,7 +226,7 @@ def run_trial(runtime: Runtime, payload: dict[str, Any]) -> None:
     trial_id = int(payload["trial_id"])
     with runtime.db.begin() as conn:
         trial = repo.get_trial(conn, trial_id)
-    if trial is None or trial.status != repo.RUNNING:
+    if trial is None or trial.status != TrialStatus.RUNNING:
         return
     try:
         _run(runtime, trial)
@@ -243,7 +235,7 @@ def run_trial(runtime: Runtime, payload: dict[str, Any]) -> None:
         _finish(
             runtime,
             trial_id,
-            repo.FAILED,
+            TrialStatus.FAILED,
             f"trial detection failed unexpectedly ({type(exc).__name__}: {exc})",
         )
 
@@ -271,7 +263,7 @@ def _load_detector(runtime: Runtime, trial: TrialRow) -> tuple[ModelRow, Any] | 
 def _run(runtime: Runtime, trial: TrialRow) -> None:
     loaded = _load_detector(runtime, trial)
     if isinstance(loaded, str):
-        _finish(runtime, trial.id, repo.FAILED, f"The trial could not run: {loaded}.")
+        _finish(runtime, trial.id, TrialStatus.FAILED, f"The trial could not run: {loaded}.")
         return
     model, detector = loaded
     with runtime.db.begin() as conn:
@@ -283,7 +275,11 @@ def _run(runtime: Runtime, trial: TrialRow) -> None:
         done += 1
         with runtime.db.begin() as conn:
             still = repo.set_trial_status(
-                conn, trial.id, message=f"Checked {done} of {total} images.", now=time.time()
+                conn,
+                trial.id,
+                message=f"Checked {done} of {total} images.",
+                now=time.time(),
+                expect_status=TrialStatus.RUNNING,
             )
         if not still:
             return  # the trial was ended elsewhere
@@ -295,7 +291,7 @@ def _run(runtime: Runtime, trial: TrialRow) -> None:
         f"Checked {c.total} images: {c.anomalous} predicted anomalous, "
         f"{c.checked - c.errors - c.anomalous} normal, {c.errors} could not be checked."
     )
-    _finish(runtime, trial.id, repo.COMPLETED, summary)
+    _finish(runtime, trial.id, TrialStatus.COMPLETED, summary)
 
 
 def _judge(runtime: Runtime, model: ModelRow, detector: Any, image: TrialImageRow) -> None:
@@ -477,12 +473,10 @@ def add_verified(
     runtime: Runtime, ctx: RequestContext, project_name: str, trial_id: int, dataset_type: str
 ) -> AddedImages:
     """Add the trial's verified, not yet added images to a dataset with their verdicts as labels."""
-    from openlookout.service import datasets
-
     if dataset_type not in DATASET_TYPES:
         raise ValidationException(f"The dataset type must be train or test, not '{dataset_type[:20]}'.")
     trial = _require_trial(runtime, ctx, project_name, trial_id)
-    datasets.require_dataset(runtime, ctx, project_name, dataset_type)
+    read_dataset(runtime, ctx, project_name, dataset_type)
     with runtime.db.begin() as conn:
         candidates = repo.images_to_add(conn, trial.id)
     if not candidates:
@@ -495,7 +489,7 @@ def add_verified(
     colors = _mask_colors(_trial_model(runtime, trial))
     changes = "\n".join(_entry_line(trial, image, colors) for image in send)
     target = {"ProjectName": project_name, "DatasetType": dataset_type}
-    datasets.update_dataset_entries(runtime, ctx, {**target, "Changes": changes.encode("utf-8")})
+    update_dataset_entries(runtime, ctx, {**target, "Changes": changes.encode("utf-8")})
     _wait_for_update(runtime, ctx, project_name, dataset_type)
     with runtime.db.begin() as conn:
         repo.mark_added(conn, [image.id for image in send], dataset_type, now=time.time())
@@ -503,13 +497,11 @@ def add_verified(
 
 
 def _wait_for_update(runtime: Runtime, ctx: RequestContext, project_name: str, dataset_type: str) -> None:
-    from openlookout.service import dataset_jobs, datasets
-
-    dataset = datasets.wait_until_updated(runtime, ctx, project_name, dataset_type, ADD_WAIT_SECONDS)
+    dataset = wait_until_updated(runtime, ctx, project_name, dataset_type, ADD_WAIT_SECONDS)
     if dataset is None:
         raise InternalServerException(
             f"The {dataset_type} dataset is still being updated; look at it again in a moment."
         )
-    if dataset.status == dataset_jobs.ROLLBACK_COMPLETE:
+    if dataset.status == DatasetStatus.ROLLBACK_COMPLETE:
         reason = dataset.status_message or "the update failed"
         raise ValidationException(f"The {dataset_type} dataset refused the images: {reason}.")

@@ -33,8 +33,8 @@ from urllib.parse import unquote, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from openlookout.blobs.base import BlobError, BlobNotFound, BlobStore
-from openlookout.blobs.s3 import make_s3_client
 from openlookout.settings import Settings
+from openlookout.sources.s3 import make_s3_client
 
 UPLOAD_SCHEME = "upload://"
 _UPLOAD_REF = re.compile(r"upload://([0-9a-f]{64})/(.+)", re.DOTALL)
@@ -89,14 +89,15 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 class SourceReader:
     """Reads references for imports (see the module doc). Thread-safe."""
 
-    def __init__(self, settings: Settings, *, blobs: BlobStore | None = None) -> None:
+    def __init__(self, settings: Settings, *, blobs: BlobStore | None = None, s3_client: Any = None) -> None:
+        """``s3_client`` reads ``s3://`` references (made on first use when not given)."""
         self.s3_endpoint_url = settings.s3_endpoint_url
         self.region = settings.s3_region or settings.default_region or "us-east-1"
         self.allowed_roots: tuple[Path, ...] = tuple(
             Path(root).resolve() for root in settings.allow_local_roots
         )
         self.blobs = blobs
-        self._client: Any = None
+        self._client: Any = s3_client
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------------------- resolving

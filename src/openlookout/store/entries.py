@@ -15,17 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from openlookout.store.tables import anomaly_labels, dataset_entries, datasets, projects
+from openlookout.store.tables import anomaly_labels, dataset_entries, datasets
 
 WRITE_BATCH = 500
-
-
-@dataclass(frozen=True)
-class ProjectRow:
-    id: int
-    name: str
-    image_width: int | None
-    image_height: int | None
 
 
 @dataclass(frozen=True)
@@ -85,39 +77,6 @@ class EntryFilter:
 
 
 # --- projects -------------------------------------------------------------------------------
-
-
-def find_project(conn: Connection, account_id: str, region: str, name: str) -> ProjectRow | None:
-    row = conn.execute(
-        select(projects.c.id, projects.c.name, projects.c.image_width, projects.c.image_height).where(
-            projects.c.account_id == account_id, projects.c.region == region, projects.c.name == name
-        )
-    ).first()
-    return None if row is None else ProjectRow(row.id, row.name, row.image_width, row.image_height)
-
-
-def lock_project(conn: Connection, project_id: int) -> ProjectRow | None:
-    """Re-read a project inside a writing transaction and hold its lock until the transaction ends.
-
-    PostgreSQL locks the row (``FOR UPDATE``). SQLite takes its database write lock by starting with
-    a no-op write, so the reads that follow see the latest data and no other writer can interleave.
-    """
-    query = select(projects.c.id, projects.c.name, projects.c.image_width, projects.c.image_height).where(
-        projects.c.id == project_id
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    else:
-        conn.execute(update(projects).where(projects.c.id == project_id).values(id=projects.c.id))
-    row = conn.execute(query).first()
-    return None if row is None else ProjectRow(row.id, row.name, row.image_width, row.image_height)
-
-
-def set_project_image_size(conn: Connection, project_id: int, size: tuple[int, int] | None) -> None:
-    width, height = size if size is not None else (None, None)
-    conn.execute(
-        update(projects).where(projects.c.id == project_id).values(image_width=width, image_height=height)
-    )
 
 
 def project_entry_count(conn: Connection, project_id: int) -> int:

@@ -182,8 +182,11 @@ def get_packaging_job_by_id(conn: Connection, job_id: int) -> PackagingJobRow | 
     return _job(r) if r is not None else None
 
 
-def component_in_use(conn: Connection, account_id: str, region: str, name: str, version: str) -> bool:
-    """Whether a packaging job of the scope already produced (or is producing) that component version."""
+def component_in_use(
+    conn: Connection, account_id: str, region: str, name: str, version: str, *, failed_status: str
+) -> bool:
+    """Whether a packaging job of the scope already produced (or is producing) that component version
+    (jobs in ``failed_status`` produced nothing)."""
     found = conn.execute(
         select(packaging_jobs.c.id)
         .select_from(packaging_jobs.join(projects, projects.c.id == packaging_jobs.c.project_id))
@@ -192,7 +195,7 @@ def component_in_use(conn: Connection, account_id: str, region: str, name: str, 
             projects.c.region == region,
             packaging_jobs.c.component_name == name,
             packaging_jobs.c.component_version == version,
-            packaging_jobs.c.status != "FAILED",
+            packaging_jobs.c.status != failed_status,
         )
         .limit(1)
     ).first()

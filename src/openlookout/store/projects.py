@@ -76,16 +76,20 @@ def get_project_by_id(conn: Connection, project_id: int) -> ProjectRow | None:
     return _project(r) if r is not None else None
 
 
-def lock_project(conn: Connection, project_id: int) -> None:
-    """Serialise concurrent changes to one project for the rest of the transaction.
+def lock_project(conn: Connection, project_id: int) -> ProjectRow | None:
+    """Serialise changes to one project for the rest of the transaction; the project as it is now.
 
     PostgreSQL: row lock (SELECT ... FOR UPDATE). SQLite: a no-op write takes the database's write
-    lock now, so reads that follow see every committed change and nobody writes until we commit.
+    lock first, so the read that follows (and every later one) sees each committed change and nobody
+    writes until we commit. None when the project was deleted meanwhile.
     """
+    query = select(projects).where(projects.c.id == project_id)
     if conn.dialect.name == "postgresql":
-        conn.execute(select(projects.c.id).where(projects.c.id == project_id).with_for_update())
+        query = query.with_for_update()
     else:
         conn.execute(update(projects).where(projects.c.id == project_id).values(id=projects.c.id))
+    r = conn.execute(query).first()
+    return _project(r) if r is not None else None
 
 
 def list_projects(
@@ -125,8 +129,9 @@ def project_datasets(conn: Connection, project_id: int) -> list[DatasetSummary]:
     return [DatasetSummary(r.dataset_type, r.created_at, r.status, r.status_message) for r in rows]
 
 
-def set_image_size(conn: Connection, project_id: int, width: int, height: int) -> None:
-    """Fix the project's image dimensions (set by the first image imported)."""
+def set_image_size(conn: Connection, project_id: int, size: tuple[int, int] | None) -> None:
+    """Fix the project's image dimensions (set by the first image imported; None when it is empty)."""
+    width, height = size if size is not None else (None, None)
     conn.execute(
         update(projects).where(projects.c.id == project_id).values(image_width=width, image_height=height)
     )

@@ -14,10 +14,6 @@ from sqlalchemy import Connection, and_, case, func, select, update
 
 from openlookout.store.tables import trial_images, trial_runs
 
-RUNNING = "RUNNING"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
-
 
 @dataclass(frozen=True)
 class TrialCounts:
@@ -164,16 +160,17 @@ def insert_trial(
     model_version: int,
     source_uri: str,
     source_refs: list[str],
+    status: str,
     now: float,
 ) -> int:
-    """A RUNNING trial with one pending image row per reference; its id."""
+    """A trial in ``status`` with one pending image row per reference; its id."""
     result = conn.execute(
         trial_runs.insert().values(
             project_id=project_id,
             name=name,
             model_version=model_version,
             source_uri=source_uri,
-            status=RUNNING,
+            status=status,
             status_message=f"Waiting to check {len(source_refs)} images.",
             created_at=now,
             updated_at=now,
@@ -219,7 +216,7 @@ def set_trial_status(
     status: str | None = None,
     message: str | None,
     now: float,
-    expect_status: str | None = RUNNING,
+    expect_status: str | None,
 ) -> bool:
     """Change the status (when given) and message, only from ``expect_status`` when given."""
     query = update(trial_runs).where(trial_runs.c.id == trial_id)

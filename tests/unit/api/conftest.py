@@ -11,6 +11,7 @@ import pytest
 
 from openlookout.api.app import create_app
 from openlookout.service.context import Runtime
+from openlookout.service.paging import Pager
 from openlookout.settings import Settings
 from openlookout.spec.loader import ServiceModel, load_service_model
 from openlookout.store.db import Database
@@ -32,8 +33,11 @@ def runtime(tmp_path: Path) -> Runtime:
     db = Database(f"sqlite:///{tmp_path / 'api.db'}")
     metadata.create_all(db.engine)
     settings = Settings(data_dir=tmp_path, default_account_id="111122223333", default_region="us-east-1")
-    fake: Any = None  # blobs, sources and jobs are never touched by the API layer itself
-    return Runtime(settings=settings, db=db, blobs=fake, sources=fake, jobs=fake)
+    fake: Any = None  # blobs, sources, jobs, hosting and S3 are never touched by the API layer itself
+    pager = Pager(b"the api tests' paging secret 001")
+    return Runtime(
+        settings=settings, db=db, blobs=fake, sources=fake, jobs=fake, hosting=fake, pager=pager, s3=fake
+    )
 
 
 @pytest.fixture

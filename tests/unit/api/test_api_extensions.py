@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 import pytest
 
 from openlookout.errors import ValidationException
+from openlookout.service import imports, readiness
 
 ClientFor = Callable[[dict[str, Any]], Any]
 
@@ -25,10 +24,8 @@ class FakeReadiness:
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """Stand-in ``service.imports`` / ``service.readiness`` modules recording their calls."""
+    """Stand-ins for the ``service.imports`` / ``service.readiness`` functions, recording their calls."""
     recorded: list[tuple[Any, ...]] = []
-    imports = types.ModuleType("openlookout.service.imports")
-    readiness = types.ModuleType("openlookout.service.readiness")
 
     def add_image(
         _rt: Any, ctx: Any, project: str, dataset_type: str, name: str, data: bytes, label: Any
@@ -48,11 +45,9 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
         recorded.append(("readiness", project))
         return FakeReadiness(False, "classification", ["10 more normal images"], 3)
 
-    imports.add_image = add_image  # type: ignore[attr-defined]
-    imports.import_labeled_source = import_labeled_source  # type: ignore[attr-defined]
-    readiness.training_readiness = training_readiness  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "openlookout.service.imports", imports)
-    monkeypatch.setitem(sys.modules, "openlookout.service.readiness", readiness)
+    monkeypatch.setattr(imports, "add_image", add_image)
+    monkeypatch.setattr(imports, "import_labeled_source", import_labeled_source)
+    monkeypatch.setattr(readiness, "training_readiness", training_readiness)
     return recorded
 
 

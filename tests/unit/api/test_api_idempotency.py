@@ -10,9 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from openlookout.api.idempotency import IdempotencyGuard, WireResponse, params_fingerprint, resource_type_of
 from openlookout.errors import ConflictException
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.idempotency import (
+    IdempotencyGuard,
+    RecordedResponse,
+    params_fingerprint,
+    resource_type_of,
+)
 from openlookout.store.idempotency import TOKEN_LIFETIME_SECONDS, TokenKey, find_token, purge_expired
 from openlookout.store.tables import idempotency_tokens
 
@@ -26,12 +31,12 @@ class Counter:
         self.delay = delay
         self.lock = threading.Lock()
 
-    def __call__(self) -> WireResponse:
+    def __call__(self) -> RecordedResponse:
         with self.lock:
             self.calls += 1
             n = self.calls
         time.sleep(self.delay)
-        return WireResponse(202, f'{{"n":{n}}}')
+        return RecordedResponse(202, f'{{"n":{n}}}')
 
 
 def test_same_token_same_params_replays(runtime: Runtime) -> None:
@@ -42,7 +47,7 @@ def test_same_token_same_params_replays(runtime: Runtime) -> None:
     again = guard.run(
         CTX, "CreateModel", "t1", {"ProjectName": "p", "ClientToken": "t1"}, "ClientToken", work
     )
-    assert first == again == WireResponse(202, '{"n":1}')
+    assert first == again == RecordedResponse(202, '{"n":1}')
     assert work.calls == 1
 
 
@@ -77,7 +82,7 @@ def test_tokens_older_than_8_hours_are_forgotten(runtime: Runtime) -> None:
 def test_failures_are_not_remembered(runtime: Runtime) -> None:
     guard = IdempotencyGuard(runtime.db)
 
-    def fail() -> WireResponse:
+    def fail() -> RecordedResponse:
         raise ConflictException("not now", resource_id="p", resource_type="PROJECT")
 
     with pytest.raises(ConflictException, match="not now"):
@@ -88,7 +93,7 @@ def test_failures_are_not_remembered(runtime: Runtime) -> None:
 
 def test_concurrent_repeats_run_the_work_once(runtime: Runtime) -> None:
     guard, work = IdempotencyGuard(runtime.db), Counter(delay=0.3)
-    results: list[WireResponse] = []
+    results: list[RecordedResponse] = []
 
     def request() -> None:
         results.append(guard.run(CTX, "CreateModel", "same", {"ProjectName": "p"}, "ClientToken", work))
@@ -99,16 +104,16 @@ def test_concurrent_repeats_run_the_work_once(runtime: Runtime) -> None:
     for thread in threads:
         thread.join(timeout=20)
     assert work.calls == 1
-    assert results == [WireResponse(202, '{"n":1}')] * 4
+    assert results == [RecordedResponse(202, '{"n":1}')] * 4
 
 
 def test_concurrent_repeat_with_other_params_conflicts_at_once(runtime: Runtime) -> None:
     guard, started, release = IdempotencyGuard(runtime.db), threading.Event(), threading.Event()
 
-    def slow_first() -> WireResponse:
+    def slow_first() -> RecordedResponse:
         started.set()
         release.wait(10)
-        return WireResponse(202, "{}")
+        return RecordedResponse(202, "{}")
 
     thread = threading.Thread(
         target=guard.run, args=(CTX, "CreateModel", "tok", {"ProjectName": "p"}, "ClientToken", slow_first)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from openlookout.blobs import BlobError, BlobNotFound, BlobStore, FileBlobStore, S3BlobStore, open_blob_store
+from openlookout.sources.s3 import make_s3_client
 
 _numbers = itertools.count()
 
@@ -18,15 +19,16 @@ _numbers = itertools.count()
 @pytest.fixture(params=["file", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     if request.param == "file":
-        return open_blob_store((tmp_path / "blobs").as_uri(), "", "us-east-1")
+        return open_blob_store((tmp_path / "blobs").as_uri())
     endpoint = request.getfixturevalue("moto_endpoint")
-    return open_blob_store(f"s3://blob-test-{next(_numbers)}/some/prefix", endpoint, "eu-west-1")
+    client = make_s3_client(endpoint, "eu-west-1")
+    return open_blob_store(f"s3://blob-test-{next(_numbers)}/some/prefix", client)
 
 
 def test_open_blob_store_picks_the_implementation(tmp_path: Path, moto_endpoint: str) -> None:
     assert isinstance(open_blob_store((tmp_path / "a").as_uri()), FileBlobStore)
     assert isinstance(open_blob_store(str(tmp_path / "b")), FileBlobStore)
-    s3 = open_blob_store("s3://pick-test/p", moto_endpoint, "us-east-1")
+    s3 = open_blob_store("s3://pick-test/p", make_s3_client(moto_endpoint, "us-east-1"))
     assert isinstance(s3, S3BlobStore) and (s3.bucket, s3.prefix) == ("pick-test", "p")
     assert isinstance(s3, BlobStore)
 
@@ -34,7 +36,7 @@ def test_open_blob_store_picks_the_implementation(tmp_path: Path, moto_endpoint:
 @pytest.mark.parametrize("url", ["", "http://x/y", "s3:///prefix", "file://remote/x"])
 def test_open_blob_store_refuses_bad_urls(url: str) -> None:
     with pytest.raises(BlobError):
-        open_blob_store(url, "", "us-east-1")
+        open_blob_store(url, make_s3_client("", "us-east-1"))
 
 
 def test_put_is_content_addressed_and_idempotent(store: BlobStore) -> None:
@@ -104,13 +106,13 @@ def test_file_layout_and_no_leftover_temporaries(tmp_path: Path) -> None:
 
 
 def test_s3_store_creates_its_bucket_and_uses_its_prefix(moto_endpoint: str, s3_client: Any) -> None:
-    store = S3BlobStore("made-on-demand", "pre/fix/", endpoint_url=moto_endpoint, region="us-east-1")
+    store = S3BlobStore("made-on-demand", "pre/fix/", client=make_s3_client(moto_endpoint, "us-east-1"))
     key = store.put(b"hello")
     listed = s3_client.list_objects_v2(Bucket="made-on-demand")["Contents"]
     assert [item["Key"] for item in listed] == [f"pre/fix/blobs/{key}"]
 
 
 def test_s3_store_reports_an_unreachable_endpoint() -> None:
-    store = S3BlobStore("b", "", endpoint_url="http://127.0.0.1:9", region="us-east-1")
+    store = S3BlobStore("b", "", client=make_s3_client("http://127.0.0.1:9", "us-east-1"))
     with pytest.raises(BlobError, match="cannot reach"):
         store.put(b"x")

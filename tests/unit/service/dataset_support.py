@@ -17,6 +17,7 @@ from tests.helpers.synthetic import mask_png, png_image
 
 from openlookout.service import dataset_jobs, datasets, projects
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.states import DatasetStatus
 
 CTX = RequestContext(account_id="123456789012", region="us-east-1")
 FINAL = {"CREATE_COMPLETE", "CREATE_FAILED", "UPDATE_COMPLETE", "UPDATE_FAILED_ROLLBACK_COMPLETE"}
@@ -156,7 +157,7 @@ class Workspace:
         self.manifests += 1
         manifest = self.write(f"manifests/{kind}-{self.manifests}.manifest", "\n".join(lines))
         job = (dataset_jobs.IMPORT_MANIFEST, {"manifest_uri": manifest})
-        datasets.new_dataset(self.runtime, CTX, project, kind, dataset_jobs.CREATE_IN_PROGRESS, job=job)
+        datasets.new_dataset(self.runtime, CTX, project, kind, DatasetStatus.CREATE_IN_PROGRESS, job=job)
         self.wait()
         return self.describe(project=project, kind=kind)
 

@@ -11,6 +11,7 @@ from tests.unit.service.dataset_support import CTX, Workspace, label_line, mask_
 from openlookout.errors import ConflictException, ResourceNotFoundException
 from openlookout.service import dataset_jobs, datasets, entries
 from openlookout.store import entries as repo
+from openlookout.store.projects import get_project
 
 RED, GREEN = "#D62728", "#23A436"
 
@@ -80,7 +81,7 @@ def test_segmentation_manifest_registers_labels(ws: Workspace) -> None:
     described = ws.create_from_lines(lines)
     assert described["Status"] == "CREATE_COMPLETE", described.get("StatusMessage")
     with ws.runtime.db.begin() as conn:
-        project = repo.find_project(conn, CTX.account_id, CTX.region, "widgets")
+        project = get_project(conn, CTX.account_id, CTX.region, "widgets")
         assert project is not None
         assert repo.project_labels(conn, project.id) == {"chip": RED, "crack": GREEN}
         assert (project.image_width, project.image_height) == (96, 64)
@@ -195,7 +196,7 @@ def test_dataset_survives_its_source_files(ws: Workspace) -> None:
     assert ws.create_from_lines([label_line(ref, "normal")])["Status"] == "CREATE_COMPLETE"
     (ws.root / "gone.png").unlink()
     with ws.runtime.db.begin() as conn:
-        dataset = datasets.require_dataset(ws.runtime, CTX, "widgets", "train")
+        dataset = datasets.read_dataset(ws.runtime, CTX, "widgets", "train")
         [entry] = [e for e in repo.project_entries(conn, dataset.project_id)]
     assert ws.runtime.blobs.get(entry.image_sha256) == png_image(96, 64, seed=1)
     assert ws.entries()[0]["source-ref"] == ref

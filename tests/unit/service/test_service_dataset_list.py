@@ -100,10 +100,10 @@ def test_tokens_are_bound_to_the_query(ws: Workspace) -> None:
 
 def _fill(ws: Workspace, count: int) -> None:
     """Write ``count`` entries straight through the repository (the listing does not care how)."""
-    dataset = datasets.require_dataset(ws.runtime, CTX, "widgets", "train") if _has(ws) else None
+    dataset = datasets.read_dataset(ws.runtime, CTX, "widgets", "train") if _has(ws) else None
     if dataset is None:
         datasets.create_dataset(ws.runtime, CTX, {"ProjectName": "widgets", "DatasetType": "train"})
-        dataset = datasets.require_dataset(ws.runtime, CTX, "widgets", "train")
+        dataset = datasets.read_dataset(ws.runtime, CTX, "widgets", "train")
     rows = [
         repo.NewEntry(
             source_ref=f"s3://bucket/images/{i:05d}.png",
@@ -121,7 +121,7 @@ def _fill(ws: Workspace, count: int) -> None:
 
 def _has(ws: Workspace) -> bool:
     try:
-        datasets.require_dataset(ws.runtime, CTX, "widgets", "train")
+        datasets.read_dataset(ws.runtime, CTX, "widgets", "train")
     except Exception:
         return False
     return True

@@ -10,6 +10,7 @@ from tests.unit.service.dataset_support import CTX, Workspace, label_line, mask_
 from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
 from openlookout.service import datasets
 from openlookout.store import entries as repo
+from openlookout.store.projects import get_project
 
 RED, BLUE = "#D62728", "#1F77B4"
 
@@ -18,7 +19,7 @@ def _snapshot(ws: Workspace) -> tuple:
     """Everything an update may touch: entries, stats, project image size and anomaly labels."""
     description = ws.describe()
     with ws.runtime.db.begin() as conn:
-        project = repo.find_project(conn, CTX.account_id, CTX.region, "widgets")
+        project = get_project(conn, CTX.account_id, CTX.region, "widgets")
         assert project is not None
         labels = repo.project_labels(conn, project.id)
         rows = sorted(repo.project_entries(conn, project.id), key=lambda e: e.id)
@@ -101,7 +102,7 @@ def test_update_conflicts_and_limits(ws: Workspace) -> None:
         )
     assert missing.value.fields["ResourceType"] == "DATASET"
     with ws.runtime.db.begin() as conn:
-        dataset = datasets.require_dataset(ws.runtime, CTX, "widgets", "train")
+        dataset = datasets.read_dataset(ws.runtime, CTX, "widgets", "train")
         repo.set_dataset_status(conn, dataset.id, "UPDATE_IN_PROGRESS", None, 0.0)
     for call in (datasets.update_dataset_entries, datasets.delete_dataset):
         with pytest.raises(ConflictException):

@@ -102,7 +102,7 @@ def test_failure_hook_leaves_a_final_state(ws: Workspace) -> None:
     assert described["StatusMessage"] == "the import did not finish: interrupted by a server stop 3 times"
     datasets.delete_dataset(ws.runtime, CTX, {"ProjectName": "widgets", "DatasetType": "train"})
     datasets.create_dataset(ws.runtime, CTX, {"ProjectName": "widgets", "DatasetType": "train"})
-    dataset = datasets.require_dataset(ws.runtime, CTX, "widgets", "train")
+    dataset = datasets.read_dataset(ws.runtime, CTX, "widgets", "train")
     with ws.runtime.db.begin() as conn:
         repo.set_dataset_status(conn, dataset.id, "UPDATE_IN_PROGRESS", None, time.time())
     dataset_jobs.on_job_failure(ws.runtime, {"dataset_id": dataset.id}, "boom")

@@ -16,10 +16,10 @@ from openlookout.store import entries as repo
 def _add(ws: Workspace, kind: str, rows: list[tuple[str | None, tuple[str, ...] | None]]) -> None:
     """Entries straight through the repository: (label, mask types or None for no mask)."""
     try:
-        dataset = datasets.require_dataset(ws.runtime, CTX, "widgets", kind)
+        dataset = datasets.read_dataset(ws.runtime, CTX, "widgets", kind)
     except ResourceNotFoundException:
         datasets.create_dataset(ws.runtime, CTX, {"ProjectName": "widgets", "DatasetType": kind})
-        dataset = datasets.require_dataset(ws.runtime, CTX, "widgets", kind)
+        dataset = datasets.read_dataset(ws.runtime, CTX, "widgets", kind)
     start = int(time.time() * 1e6)
     entries = [
         repo.NewEntry(
@@ -88,7 +88,7 @@ def test_segmentation_counts_single_type_images(ws: Workspace) -> None:
 def test_busy_dataset_is_not_ready(ws: Workspace) -> None:
     ws.project()
     _add(ws, "train", [("normal", None)] * 20 + [("anomaly", None)] * 10)
-    dataset = datasets.require_dataset(ws.runtime, CTX, "widgets", "train")
+    dataset = datasets.read_dataset(ws.runtime, CTX, "widgets", "train")
     with ws.runtime.db.begin() as conn:
         repo.set_dataset_status(conn, dataset.id, "UPDATE_IN_PROGRESS", None, time.time())
     result = training_readiness(ws.runtime, CTX, "widgets")

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from openlookout.service import dataset_states, models, packaging
+from openlookout.service import states
+from openlookout.service.datasets import dataset_metadata
 from openlookout.service.status_messages import status_message
 from openlookout.spec.loader import load_service_model
 
 SENTENCES_BY_ENUM = {
-    "DatasetStatus": dataset_states.STATUS_SENTENCES,
-    "ModelStatus": models.STATUS_SENTENCES,
-    "ModelPackagingJobStatus": packaging.STATUS_SENTENCES,
+    "DatasetStatus": states.DATASET_SENTENCES,
+    "ModelStatus": states.MODEL_SENTENCES,
+    "ModelPackagingJobStatus": states.PACKAGING_SENTENCES,
+}
+STATES_BY_ENUM = {
+    "DatasetStatus": states.DatasetStatus,
+    "ModelStatus": states.ModelStatus,
+    "ModelPackagingJobStatus": states.PackagingStatus,
 }
 
 
@@ -22,6 +28,12 @@ def test_every_status_of_the_api_model_has_a_sentence(enum_name: str) -> None:
     sentences = SENTENCES_BY_ENUM[enum_name]
     assert statuses and set(sentences) == statuses
     assert all(sentence.strip() for sentence in sentences.values())
+
+
+@pytest.mark.parametrize("enum_name", sorted(STATES_BY_ENUM))
+def test_each_state_enum_spells_the_api_models_statuses(enum_name: str) -> None:
+    statuses = set(load_service_model().shape(enum_name).enum)
+    assert {str(member) for member in STATES_BY_ENUM[enum_name]} == statuses
 
 
 def test_a_stored_message_wins_over_the_sentence() -> None:
@@ -36,14 +48,12 @@ def test_a_status_without_a_sentence_gets_one_from_its_name() -> None:
 
 
 def test_dataset_metadata_always_has_a_status_message() -> None:
-    metadata = dataset_states.dataset_metadata("train", 1.0, dataset_states.UPDATE_COMPLETE, None)
+    metadata = dataset_metadata("train", 1.0, states.DatasetStatus.UPDATE_COMPLETE, None)
     assert metadata == {
         "DatasetType": "train",
         "CreationTimestamp": 1.0,
         "Status": "UPDATE_COMPLETE",
         "StatusMessage": "Dataset updated.",
     }
-    progress = dataset_states.dataset_metadata(
-        "train", 1.0, dataset_states.CREATE_IN_PROGRESS, "importing 3/9"
-    )
+    progress = dataset_metadata("train", 1.0, states.DatasetStatus.CREATE_IN_PROGRESS, "importing 3/9")
     assert progress["StatusMessage"] == "importing 3/9"

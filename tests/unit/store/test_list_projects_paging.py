@@ -69,10 +69,7 @@ def test_every_page_size_walks_all_projects_once_in_order(
 
 
 def test_a_signed_token_with_a_foreign_key_shape_is_refused(runtime: Runtime) -> None:
-    from openlookout.service import paging
-
     scope = {"op": "ListProjects", "account": CTX.account_id, "region": CTX.region}
-    with paging.installation_scope(runtime.db):
-        token = paging.encode_token(scope, 42)
+    token = runtime.pager.encode(scope, 42)
     with pytest.raises(ValidationException):
         OPERATIONS["ListProjects"](runtime, CTX, {"NextToken": token})

@@ -94,7 +94,7 @@ def test_datasets_are_summarised_train_first_and_cascade_on_delete(db: Database)
 def test_image_size_is_recorded(db: Database) -> None:
     project = _add(db, "sized", 1.0)
     with db.begin() as conn:
-        repo.set_image_size(conn, project.id, 640, 480)
+        repo.set_image_size(conn, project.id, (640, 480))
     with db.begin() as conn:
         found = repo.get_project_by_id(conn, project.id)
     assert found is not None and (found.image_width, found.image_height) == (640, 480)

@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from openlookout.api.validation import check_value
 from openlookout.console.calls import console_context
 from openlookout.console.forms import first, read_form
 from openlookout.console.masks import is_background_colour
@@ -28,9 +27,10 @@ from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.imaging.masks import normalise_colour
 from openlookout.service.context import Runtime
-from openlookout.service.datasets import require_project
 from openlookout.service.entries import MAX_TYPES_PER_PROJECT
+from openlookout.service.lookups import require_project
 from openlookout.spec.loader import load_service_model
+from openlookout.spec.validation import check_value
 from openlookout.store import anomaly_types as console_store
 from openlookout.store.entries import project_entries, project_labels
 
@@ -81,7 +81,8 @@ def types_of_project(runtime: Runtime, project_id: int) -> list[AnomalyType]:
 
 def project_types(runtime: Runtime, project_name: str) -> list[AnomalyType]:
     """``types_of_project`` by project name (ResourceNotFoundException when there is none)."""
-    project = require_project(runtime, console_context(runtime), project_name)
+    with runtime.db.begin() as conn:
+        project = require_project(conn, console_context(runtime), project_name)
     return types_of_project(runtime, project.id)
 
 
@@ -113,7 +114,8 @@ def check_new_type(types: list[AnomalyType], name: str, colour_text: str) -> str
 
 def add_type(runtime: Runtime, project_name: str, name: str, colour_text: str) -> None:
     """Check and record a console-defined type."""
-    project = require_project(runtime, console_context(runtime), project_name)
+    with runtime.db.begin() as conn:
+        project = require_project(conn, console_context(runtime), project_name)
     colour = check_new_type(types_of_project(runtime, project.id), name, colour_text)
     try:
         with runtime.db.begin() as conn:
@@ -126,7 +128,8 @@ def add_type(runtime: Runtime, project_name: str, name: str, colour_text: str) -
 
 def delete_type(runtime: Runtime, project_name: str, name: str) -> None:
     """Forget a console-defined type that no mask uses."""
-    project = require_project(runtime, console_context(runtime), project_name)
+    with runtime.db.begin() as conn:
+        project = require_project(conn, console_context(runtime), project_name)
     found = next((t for t in types_of_project(runtime, project.id) if t.name == name), None)
     if found is None or not found.console_defined:
         raise ValidationException(f"The project has no anomaly type {name} defined in the console.")

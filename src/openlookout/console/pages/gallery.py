@@ -32,7 +32,7 @@ from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.imaging.manifest import Label, ManifestError, new_entry, parse_line, render_entry
 from openlookout.service.context import Runtime
-from openlookout.service.datasets import require_dataset
+from openlookout.service.datasets import read_dataset as require_dataset
 from openlookout.store import gallery as store
 
 PAGE_SIZE = 60

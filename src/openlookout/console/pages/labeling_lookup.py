@@ -16,8 +16,10 @@ from openlookout.console.pages.gallery import gallery_filter
 from openlookout.errors import ResourceNotFoundException, ValidationException
 from openlookout.imaging.manifest import ManifestEntry, ManifestError, parse_line
 from openlookout.service.context import Runtime
-from openlookout.service.datasets import dataset_resource_id, require_dataset, require_project
+from openlookout.service.datasets import read_dataset as require_dataset
+from openlookout.service.lookups import dataset_resource_id
 from openlookout.store.gallery import entry_lines, filter_clauses, neighbours, page_images
+from openlookout.store.projects import get_project_by_id
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,10 @@ def find_entry(runtime: Runtime, name: str, dataset_type: str, ref: str) -> Stor
     if not ref:
         raise ValidationException("Name the image to label (the ref parameter is missing).")
     ctx = console_context(runtime)
-    project = require_project(runtime, ctx, name)
     dataset = require_dataset(runtime, ctx, name, dataset_type)
     with runtime.db.begin() as conn:
+        project = get_project_by_id(conn, dataset.project_id)
+        assert project is not None
         files = page_images(conn, dataset.id, [ref]).get(ref)
         line = entry_lines(conn, dataset.id, [ref]).get(ref)
     entry = None

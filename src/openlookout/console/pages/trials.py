@@ -21,6 +21,7 @@ from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError
 from openlookout.service import trials as trial_service
 from openlookout.service.context import Runtime
+from openlookout.service.states import MODEL_TRAINED
 from openlookout.store.trials import TrialRow
 
 ASSETS = ("trials.js", "trials.css")
@@ -42,7 +43,7 @@ def status_text(trial: TrialRow) -> str:
 
 def _trained_models(runtime: Runtime, name: str) -> list[dict[str, Any]]:
     models = every_page(runtime, "ListModels", {"ProjectName": name}, "Models")
-    usable = [m for m in models if m["Status"] in trial_service.TRIAL_READY]
+    usable = [m for m in models if m["Status"] in MODEL_TRAINED]
     return sorted(usable, key=lambda m: int(m["ModelVersion"]), reverse=True)
 
 

@@ -2,16 +2,16 @@
 
 Every problem found is reported at once in one ``ValidationException`` whose message names each
 member path (``DatasetSource.GroundTruthManifest.S3Object.Bucket``, ``Tags[3].Key``) and the rule
-it breaks. Patterns are applied as full matches (see ``api.patterns``).
+it breaks. Patterns are applied as full matches (see ``spec.patterns``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from openlookout.api.patterns import matches
 from openlookout.errors import ValidationException
 from openlookout.spec.loader import ServiceModel, Shape
+from openlookout.spec.patterns import matches
 
 _MAX_SHOWN = 64
 

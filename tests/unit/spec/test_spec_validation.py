@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from openlookout.api.validation import validate_params
 from openlookout.errors import ValidationException
 from openlookout.spec.loader import ServiceModel
+from openlookout.spec.validation import validate_params
 
 
 def _check(model: ServiceModel, shape: str, params: dict[str, Any]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from openlookout.api.patterns import compile_model_pattern, matches
 from openlookout.spec.loader import ServiceModel
+from openlookout.spec.patterns import compile_model_pattern, matches
 
 TAG_KEY = "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$"
 

@@ -3,6 +3,10 @@
 Same (account, region, operation, token) with the same other parameters within 8 hours -> the
 original status and body; with different parameters -> ``ConflictException``. A concurrent repeat
 waits for the first request to finish. Only successful responses are stored.
+
+The API layer runs every operation call that carries a ClientToken through ``IdempotencyGuard.run``
+with the encoded answer (status code and JSON text) the call produces; the rules about tokens and
+their records in the database stay here, behind that one function.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ _PURGE_EVERY_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
-class WireResponse:
-    """What gets stored and replayed: status code and JSON body text."""
+class RecordedResponse:
+    """What gets stored and replayed: the answer's status code and its JSON body text."""
 
     status_code: int
     body: str
@@ -82,8 +86,8 @@ class IdempotencyGuard:
         token: str,
         params: dict[str, Any],
         token_member: str,
-        call: Callable[[], WireResponse],
-    ) -> WireResponse:
+        call: Callable[[], RecordedResponse],
+    ) -> RecordedResponse:
         key = TokenKey(ctx.account_id, ctx.region, operation, token)
         fingerprint = params_fingerprint(params, token_member)
         self._purge_now_and_then()
@@ -95,12 +99,12 @@ class IdempotencyGuard:
             if record.params_sha256 != fingerprint:
                 raise self._conflict(operation, token, params, "was already used with different parameters")
             if not record.pending:
-                return WireResponse(record.status_code, record.response_json)
+                return RecordedResponse(record.status_code, record.response_json)
             if time.monotonic() > deadline:
                 raise self._conflict(operation, token, params, "belongs to a request that is still running")
             time.sleep(_POLL_SECONDS)
 
-    def _run_owned(self, key: TokenKey, call: Callable[[], WireResponse]) -> WireResponse:
+    def _run_owned(self, key: TokenKey, call: Callable[[], RecordedResponse]) -> RecordedResponse:
         try:
             response = call()
         except BaseException:
