@@ -13,7 +13,13 @@ Public entry points (imported lazily, so that ``openlookout.ml.runtime`` and
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# torch's OpenMP threads spin while they wait; when the cores are shared (an API server, inference
+# units, another training) spinning threads starve each other and a 2-thread training ran up to 15x
+# slower than a 1-thread one. Passive waiting avoids that; it must be set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
     "AnomalyDetector": "openlookout.ml.detector",

@@ -243,7 +243,9 @@ class AnomalyDetector:
         tuned, _ = make_trunk(self.arch, self.weights, self.seed, with_top=True)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the head's initial weights
-            net = DefectNet(unfreeze_tunable(tuned), len(types) if segmentation else 0, grid, self.top_fraction)
+            net = DefectNet(
+                unfreeze_tunable(tuned), len(types) if segmentation else 0, grid, self.top_fraction
+            )
         dim, bank_size = int(self._setting("feature_dim")), int(self._setting("bank_size"))
         graph = ScoringGraph(frozen, net, dim, bank_size, self.smoothing, segmentation)
 

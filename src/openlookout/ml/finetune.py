@@ -1,13 +1,12 @@
 """Fine-tuning the defect network on a project's labelled images plus synthetic defects.
 
 The frozen trunk's ``fine`` and ``low`` features (strides 4 and 8) are computed once per training
-image and per harmless flip or turn, and once per synthetic defect of a fixed pool made from the
-normal images
-(:mod:`openlookout.ml.synth`); training then only runs the tuned ``mid``/``top`` parts and the
-head, which is what makes it affordable on a CPU. Each step draws a balanced batch: half normal
-images, half anomalies, of which up to ``real_share`` are the project's labelled anomalies and the
-rest synthetic defects; every sample is a random window of 80-100 % of the cells in each
-direction (the network is fully convolutional).
+image as it is, once under a random harmless flip or turn, and once per synthetic defect of a
+fixed pool made from the normal images (:mod:`openlookout.ml.synth`); training then only runs the
+tuned ``mid``/``top`` parts and the head, which is what makes it affordable on a CPU. Each step
+draws a balanced batch: half normal images, half anomalies, of which up to ``real_share`` are the
+project's labelled anomalies and the rest synthetic defects; every sample is a random window of
+80-100 % of the feature map in each direction (the network is fully convolutional).
 
 Losses: image-level binary cross-entropy on the soft-maximum image logit (all images); cell-level
 binary cross-entropy, balanced between defect and clean cells, wherever a mask says where the
@@ -121,14 +120,16 @@ def build_samples(
     seed: int,
     device: torch.device,
 ) -> SampleBank:
-    """Frozen features of every image under every harmless transform, plus the synthetic pool."""
+    """Frozen features of every image (plain and transformed), plus the synthetic pool."""
     rng = np.random.default_rng(seed + 1)
     bank = SampleBank()
     pending: list[tuple[np.ndarray, int, np.ndarray | None, bool, str]] = []
     for index in range(len(data.images)):
         label = int(data.labels[index])
         mask = np.zeros(data.images[index].shape[:2], np.int64) if label == 0 else data.masks[index]
-        for name in ["identity", *transforms]:
+        # the image as it is, and once under a random harmless transform (bounded memory)
+        variants = ["identity"] + ([str(rng.choice(transforms))] if transforms else [])
+        for name in variants:
             image = np.ascontiguousarray(transform(data.images[index], name))
             moved = None if mask is None else np.ascontiguousarray(transform(mask, name))
             pending.append((image, label, moved, False, "normal" if label == 0 else "real"))

@@ -4,8 +4,8 @@ Two image scores come in: ``net`` (the fine-tuned defect network's image logit) 
 (the kNN normality model's maximum patch distance). Each is standardised by the validation
 normals; the fused score is ``w * net + (1 - w) * knn``; a one-dimensional logistic fit turns it
 into a probability; the threshold is then chosen for F1 *across the base rates of a real line*
-(5-40 % anomalies, :data:`BASE_RATES`), not for the validation set's own balance, which is what
-makes a threshold chosen on a balanced set fail on a line where anomalies are rare.
+(5-40 % anomalies in steps of 5, :data:`BASE_RATES`), not for the validation set's own balance,
+which is what makes a threshold chosen on a balanced set fail on a line where anomalies are rare.
 
 ``w`` comes from the validation set by likelihood, pulled towards an even mix, and capped so the
 normality score always keeps a say (defect kinds the labelled images never showed). With fewer
@@ -25,7 +25,7 @@ import numpy as np
 
 from openlookout.ml.calibration import normal_only_threshold
 
-BASE_RATES = (0.05, 0.1, 0.2, 0.3, 0.4)
+BASE_RATES = tuple(float(r) for r in np.round(np.linspace(0.05, 0.40, 8), 2))  # 5 %, 10 %, ... 40 %
 MIN_ANOMALIES = 3
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 MAX_NET_WEIGHT = 0.85
