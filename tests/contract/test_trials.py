@@ -123,11 +123,11 @@ def test_folder_trial_predicts_reports_bad_images_and_adds_verified(
         "Checked 8 images: 3 predicted anomalous, 3 normal, 2 could not be checked."
     )
     # the prediction is the hosting code's answer for the same bytes
-    from openlookout.hosting.worker import detect_bytes
+    from openlookout.hosting.result import detect_image
     from openlookout.ml.runtime import OnnxDetector
 
     model_path = next((live.data_dir / "hosting").glob("model-*.onnx"))
-    expected = detect_bytes(
+    expected = detect_image(
         OnnxDetector(model_path, threads=1), (folder / "bad-910.jpg").read_bytes(), WIDTH, HEIGHT, {}, False
     )
     assert by_name["bad-910.jpg"].confidence == pytest.approx(expected["Confidence"])

@@ -8,7 +8,6 @@ same JSON error instead of Starlette's plain-text one.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
 from starlette.applications import Starlette
@@ -23,9 +22,8 @@ from openlookout.api.http import new_request_id
 from openlookout.api.wire import Handler, WireApi
 from openlookout.console import console_routes
 from openlookout.service.context import Runtime
+from openlookout.service.operations import OPERATIONS
 from openlookout.spec.loader import load_service_model
-
-log = logging.getLogger("openlookout.api")
 
 
 def create_app(runtime: Runtime, *, handlers: Mapping[str, Handler] | None = None) -> Starlette:
@@ -45,11 +43,4 @@ def create_app(runtime: Runtime, *, handlers: Mapping[str, Handler] | None = Non
 
 def service_operations() -> Mapping[str, Handler]:
     """``openlookout.service.operations.OPERATIONS`` (the same dict object, so later additions count)."""
-    try:
-        from openlookout.service.operations import OPERATIONS
-    except ModuleNotFoundError as exc:
-        if exc.name != "openlookout.service.operations":
-            raise
-        log.warning("openlookout.service.operations is missing: every operation answers 'not available'")
-        return {}
     return OPERATIONS

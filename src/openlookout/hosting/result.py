@@ -1,8 +1,9 @@
-"""Turn a detector's raw outputs into Lookout for Vision's ``DetectAnomalyResult``.
+"""Run a detector on an image and turn its outputs into Lookout for Vision's ``DetectAnomalyResult``.
 
 Standalone on purpose: this file imports only the standard library, numpy and Pillow, because
-the edge bundle copies it verbatim next to its runner (see ``openlookout.packaging``). The server
-(hosting workers, training evaluation) and the edge runner therefore build the same result.
+the edge bundle copies it verbatim next to its runner (see ``openlookout.packaging``). The hosting
+workers, trial detection and the edge runner all call ``detect_image``, and training's evaluation
+builds its masks with ``detect_result``, so every one of them answers the same result.
 
 Result rules (spec e.4): ``IsAnomalous`` and ``Confidence`` (confidence in the predicted class)
 always; for segmentation models also ``Anomalies`` -- ``background`` (``#FFFFFF``) first, then
@@ -14,13 +15,42 @@ painted in its colour on white.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
 
 BACKGROUND_NAME = "background"
 BACKGROUND_COLOR = "#FFFFFF"
+
+
+class ImageDetector(Protocol):
+    """What ``detect_image`` needs of a detector (``OnnxDetector`` on the server and at the edge)."""
+
+    segmentation: bool
+    anomaly_types: list[str]
+
+    def predict_bytes(self, data: bytes) -> Any: ...
+
+
+def detect_image(
+    detector: ImageDetector, data: bytes, width: int, height: int, colors: dict[str, str], heatmap: bool
+) -> dict[str, Any]:
+    """Run ``detector`` on encoded image bytes of ``width`` x ``height`` and build the result members
+    (``AnomalyMask`` and, when asked, ``Heatmap`` as PNG bytes). ``colors``: type name -> ``#RRGGBB``."""
+    prediction = detector.predict_bytes(data)
+    result = detect_result(
+        is_anomalous=prediction.is_anomalous,
+        confidence=prediction.confidence,
+        type_mask=prediction.type_mask if detector.segmentation else None,
+        width=width,
+        height=height,
+        anomaly_types=list(detector.anomaly_types),
+        colors=colors,
+    )
+    if heatmap:
+        result["Heatmap"] = heatmap_png(prediction.heatmap, width, height)
+    return result
 
 
 def resize_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:

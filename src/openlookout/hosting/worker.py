@@ -9,28 +9,8 @@ Imports only the standard library, numpy, Pillow, onnxruntime and torch-free Ope
 from __future__ import annotations
 
 from multiprocessing.connection import Connection
-from typing import Any
 
-from openlookout.hosting.result import detect_result, heatmap_png
-
-
-def detect_bytes(
-    detector: Any, data: bytes, width: int, height: int, colors: dict[str, str], heatmap: bool
-) -> dict[str, Any]:
-    """Run ``detector`` (an ``OnnxDetector``) on image bytes and build the API result."""
-    prediction = detector.predict_bytes(data)
-    result = detect_result(
-        is_anomalous=prediction.is_anomalous,
-        confidence=prediction.confidence,
-        type_mask=prediction.type_mask if detector.segmentation else None,
-        width=width,
-        height=height,
-        anomaly_types=list(detector.anomaly_types),
-        colors=colors,
-    )
-    if heatmap:
-        result["Heatmap"] = heatmap_png(prediction.heatmap, width, height)
-    return result
+from openlookout.hosting.result import detect_image
 
 
 def serve(conn: Connection, model_path: str, threads: int, colors: dict[str, str]) -> None:
@@ -52,6 +32,6 @@ def serve(conn: Connection, model_path: str, threads: int, colors: dict[str, str
             return
         data, width, height, want_heatmap = message
         try:
-            conn.send(("ok", detect_bytes(detector, data, width, height, colors, want_heatmap)))
+            conn.send(("ok", detect_image(detector, data, width, height, colors, want_heatmap)))
         except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))

@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from edge_lib.result import detect_result, heatmap_png  # noqa: E402
+from edge_lib.result import detect_image  # noqa: E402
 from edge_lib.runtime import OnnxDetector  # noqa: E402
 
 
@@ -44,19 +44,7 @@ def main(argv: list[str]) -> int:
             expected = (metadata["image_width"], metadata["image_height"])
             if (width, height) != tuple(expected):
                 raise ValueError(f"image is {width}x{height}; the model needs {expected[0]}x{expected[1]}")
-            data = path.read_bytes()
-            prediction = detector.predict_bytes(data)
-            result = detect_result(
-                is_anomalous=prediction.is_anomalous,
-                confidence=prediction.confidence,
-                type_mask=prediction.type_mask if detector.segmentation else None,
-                width=width,
-                height=height,
-                anomaly_types=list(detector.anomaly_types),
-                colors=colors,
-            )
-            if want_heatmap:
-                result["Heatmap"] = heatmap_png(prediction.heatmap, width, height)
+            result = detect_image(detector, path.read_bytes(), width, height, colors, want_heatmap)
             for key in ("AnomalyMask", "Heatmap"):
                 if key in result:
                     result[key] = base64.b64encode(result[key]).decode("ascii")

@@ -5,7 +5,7 @@
   trial with one pending row per image and submits the ``trial.detect`` job in the same transaction.
 - The job (``run_trial``) reads each pending image (8 MiB limit), checks it like DetectAnomalies
   does (a PNG/JPEG the service accepts, of the model's exact size), runs the model's ONNX export
-  in-process and builds the result with the hosting code (``hosting.worker.detect_bytes``), stores
+  in-process and builds the result with the hosting code (``hosting.result.detect_image``), stores
   the image (and a segmentation model's predicted mask) in the blob store and records the row. An
   image that cannot be judged gets a precise error and the job goes on. The trial ends COMPLETED,
   or FAILED when the model cannot be loaded. Rows are written one by one, so a job re-run after a
@@ -35,11 +35,14 @@ from openlookout.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
+from openlookout.hosting.pool import HostingError
+from openlookout.hosting.result import BACKGROUND_COLOR, detect_image
 from openlookout.imaging.images import MAX_IMAGE_BYTES, ImageRejected, inspect_image
 from openlookout.imaging.manifest import Label, new_entry, render_entry
 from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.datasets import read_dataset, update_dataset_entries, wait_until_updated
+from openlookout.service.hosting_control import model_file
 from openlookout.service.lookups import require_project, resolve_model
 from openlookout.service.models import state_conflict
 from openlookout.service.states import MODEL_TRAINED, DatasetStatus, TrialStatus
@@ -48,6 +51,9 @@ from openlookout.store import entries as entry_store
 from openlookout.store import models as model_store
 from openlookout.store import trials as repo
 from openlookout.store.models import ModelRow
+
+# The rows a trial's readers get (the web console shows them as they are).
+from openlookout.store.trials import TrialCounts as TrialCounts
 from openlookout.store.trials import TrialImageRow, TrialRow
 
 log = logging.getLogger(__name__)
@@ -242,9 +248,6 @@ def run_trial(runtime: Runtime, payload: dict[str, Any]) -> None:
 
 def _load_detector(runtime: Runtime, trial: TrialRow) -> tuple[ModelRow, Any] | str:
     """(model, OnnxDetector), or why the model cannot be used."""
-    from openlookout.hosting.pool import HostingError
-    from openlookout.service.hosting_control import model_file
-
     model = _trial_model(runtime, trial)
     if model is None:
         return f"model version {trial.model_version} no longer exists"
@@ -253,7 +256,7 @@ def _load_detector(runtime: Runtime, trial: TrialRow) -> tuple[ModelRow, Any] | 
     except HostingError as exc:
         return f"model version {model.version} cannot be used: {exc}"
     try:
-        from openlookout.ml.runtime import OnnxDetector
+        from openlookout.ml.runtime import OnnxDetector  # onnxruntime: loaded only when a trial runs
 
         return model, OnnxDetector(path, threads=_threads(runtime))
     except Exception as exc:
@@ -296,8 +299,6 @@ def _run(runtime: Runtime, trial: TrialRow) -> None:
 
 def _judge(runtime: Runtime, model: ModelRow, detector: Any, image: TrialImageRow) -> None:
     """Predict one image and record the outcome (the prediction, or why there is none)."""
-    from openlookout.hosting.worker import detect_bytes
-
     now = time.time()
 
     def error(reason: str, sha: str | None = None) -> None:
@@ -323,7 +324,7 @@ def _judge(runtime: Runtime, model: ModelRow, detector: Any, image: TrialImageRo
         )
         return
     try:
-        result = detect_bytes(detector, data, info.width, info.height, dict(model.colors or {}), False)
+        result = detect_image(detector, data, info.width, info.height, dict(model.colors or {}), False)
     except Exception as exc:
         error(f"the model could not judge it ({type(exc).__name__}: {exc})", sha)
         return
@@ -431,8 +432,6 @@ def _mask_colors(model: ModelRow | None) -> dict[str, str] | None:
     """The colour map (``#RRGGBB`` -> class, background first) of the model's predicted masks."""
     if model is None or not model.colors:
         return None
-    from openlookout.hosting.result import BACKGROUND_COLOR
-
     return {BACKGROUND_COLOR: "BACKGROUND", **{c.upper(): name for name, c in model.colors.items()}}
 
 

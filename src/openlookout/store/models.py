@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from openlookout.store.tables import models, packaging_jobs, projects
+from openlookout.store.tables import dataset_entries, datasets, models, packaging_jobs, projects
 
 
 @dataclass(frozen=True)
@@ -243,8 +243,6 @@ def labeled_entries(
 
     With ``source_ref``, only the entries of that image (one per dataset holding it).
     """
-    from openlookout.store.tables import dataset_entries, datasets
-
     clauses = [datasets.c.project_id == project_id, dataset_entries.c.label.is_not(None)]
     if source_ref is not None:
         clauses.append(dataset_entries.c.source_ref == source_ref)
