@@ -439,7 +439,7 @@ def test_thumbnails_of_large_images_keep_their_shape_in_any_mode(mode: str) -> N
 
     from PIL import Image
 
-    from openlookout.console.thumbs import THUMB_SIDE, make_thumbnail
+    from openlookout.service.thumbnails import THUMB_SIDE, make_thumbnail
 
     big = Image.frombytes("L", (1000, 640), bytes(range(256)) * 2500).convert(mode)
     data = io.BytesIO()

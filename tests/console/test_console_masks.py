@@ -236,3 +236,48 @@ def test_label_page_shows_image_neighbours_and_labels(server: Any, lv: Any) -> N
         )
         missing = web.get("/projects/bolts/datasets/train/label", params={"ref": "s3://nope/x.png"})
         assert missing.status_code == 404 and "has no image s3://nope/x.png" in missing.text
+
+
+def test_labels_and_masks_change_in_the_request_after_the_original_files_are_gone(
+    server: Any, lv: Any
+) -> None:
+    """A console edit reads the service's own copies: it needs neither the original files nor a job."""
+    from sqlalchemy import select
+
+    from openlookout.console.calls import console_context
+    from openlookout.service.imports import import_labeled_source
+    from openlookout.store.tables import jobs
+
+    folder = server.local_root / "gone"
+    folder.mkdir()
+    for seed in range(2):
+        (folder / f"gone{seed}.png").write_bytes(png_image(WIDTH, HEIGHT, seed=40 + seed))
+    lv.create_project(ProjectName="gone")
+    import_labeled_source(
+        server.runtime, console_context(server.runtime), "gone", "train", folder.as_uri(), False
+    )
+    assert server.runtime.jobs.wait_idle(30.0)
+    for file in folder.iterdir():
+        file.unlink()
+
+    def job_count() -> int:
+        with server.runtime.db.begin() as conn:
+            return len(conn.execute(select(jobs.c.id)).all())
+
+    queued = job_count()
+    refs = sorted(_entries(lv, "gone"))
+    with _client(server) as web:
+        labeled = web.post(
+            "/projects/gone/datasets/train/gallery/labels", data={"ref": refs, "label": "anomaly"}
+        )
+        assert labeled.status_code == 200 and labeled.text.count('class="tile anomaly"') == 2
+        web.post("/projects/gone/anomaly-types", data={"name": "scratch", "color": "#ff0000"})
+        labels = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
+        labels[2:6, 3:9] = 1
+        painted = {"width": WIDTH, "height": HEIGHT, "types": ["scratch"], "runs": _runs(labels)}
+        saved = web.post(_mask_url("gone", refs[0]), json=painted)
+        assert saved.status_code == 200 and saved.json()["counts"] == {"scratch": 24}, saved.text
+    assert job_count() == queued  # both edits were applied in their requests
+    described = lv.describe_dataset(ProjectName="gone", DatasetType="train")["DatasetDescription"]
+    assert described["Status"] == "UPDATE_COMPLETE" and described["ImageStats"]["Anomaly"] == 2
+    assert _entries(lv, "gone")[refs[0]]["anomaly-mask-ref"] == saved.json()["maskRef"]

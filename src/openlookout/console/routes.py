@@ -20,8 +20,8 @@ from starlette.staticfiles import StaticFiles
 
 from openlookout.console import pages
 from openlookout.console.routing import Binder, Endpoint, Page
-from openlookout.console.thumbs import is_sha256, thumbnail
 from openlookout.service.context import Runtime
+from openlookout.service.thumbnails import is_sha256, thumbnail
 
 STATIC_DIR = Path(__file__).parent / "static"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

@@ -1,4 +1,4 @@
-"""Background jobs that fill datasets: manifest imports, entry updates and folder/prefix imports.
+"""Background jobs that fill datasets: manifest imports, entry updates and edits, folder/prefix imports.
 
 Each job reads its dataset's row, does the work through ``openlookout.service.entries`` and leaves the
 dataset in a final state whatever happens (an unexpected error becomes a failed status with a
@@ -28,6 +28,7 @@ from openlookout.service.entries import (
     ingest,
     manifest_lines,
     parse_lines,
+    with_stored_files,
 )
 from openlookout.service.states import DATASET_UPDATING, DatasetStatus
 from openlookout.sources.reader import SourceError
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 IMPORT_MANIFEST = "dataset.import_manifest"
 UPDATE_ENTRIES = "dataset.update_entries"
+EDIT_ENTRIES = "dataset.edit_entries"
 IMPORT_SOURCE = "dataset.import_source"
 
 MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
@@ -45,6 +47,7 @@ MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
 def register_jobs(runner: JobRunner) -> None:
     runner.register(IMPORT_MANIFEST, run_manifest_import, on_failure=on_job_failure)
     runner.register(UPDATE_ENTRIES, run_entries_update, on_failure=on_job_failure)
+    runner.register(EDIT_ENTRIES, run_entries_edit, on_failure=on_job_failure)
     runner.register(IMPORT_SOURCE, run_source_import, on_failure=on_job_failure)
 
 
@@ -118,6 +121,22 @@ def run_entries_update(runtime: Runtime, payload: dict[str, Any]) -> None:
         if not parsed.candidates and parsed.error is None:
             raise IngestError("the changes hold no dataset entries")
         return parsed
+
+    _run_update(runtime, dataset_id, batch)
+    _forget_changes(runtime, changes_name)
+
+
+def run_entries_edit(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """An edit of entries the dataset holds (``service.entry_edits``): as UpdateDatasetEntries, but
+    each entry's image (and kept mask) comes from the service's own copy, not its source-ref."""
+    dataset_id = int(payload["dataset_id"])
+    changes_name = str(payload["changes_name"])
+
+    def batch() -> ParsedBatch:
+        parsed = parse_lines(manifest_lines(runtime.blobs.get_named(changes_name)), base=None)
+        if not parsed.candidates and parsed.error is None:
+            raise IngestError("the changes hold no dataset entries")
+        return with_stored_files(runtime, dataset_id, parsed)
 
     _run_update(runtime, dataset_id, batch)
     _forget_changes(runtime, changes_name)

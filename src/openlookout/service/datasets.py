@@ -24,6 +24,7 @@ from openlookout.service.states import DATASET_BUSY, DATASET_STABLE, DATASET_UPD
 from openlookout.service.status_messages import dataset_status_message
 from openlookout.store import entries as repo
 from openlookout.store import projects as project_store
+from openlookout.store.entry_queries import EntryFilter, entry_page
 
 MAX_CHANGES_BYTES = 10 * 1024 * 1024
 DEFAULT_PAGE = 100
@@ -206,7 +207,7 @@ def _epoch(value: Any) -> float | None:
 def list_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     project_name = str(params["ProjectName"])
     dataset = read_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
-    filters = repo.EntryFilter(
+    filters = EntryFilter(
         labeled=params.get("Labeled"),
         anomaly_class=params.get("AnomalyClass"),
         created_before=_epoch(params.get("BeforeCreationDate")),
@@ -237,7 +238,7 @@ def list_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[str
     if after is not None and not isinstance(after, int):
         raise ValidationException("The pagination token is not valid.")
     with runtime.db.begin() as conn:
-        lines, last_id = repo.list_entry_page(conn, dataset.id, filters, after, limit)
+        lines, last_id = entry_page(conn, dataset.id, filters, after, limit)
     out: dict[str, Any] = {"DatasetEntries": lines}
     if last_id is not None:
         out["NextToken"] = runtime.pager.encode(scope, last_id)

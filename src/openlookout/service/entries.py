@@ -19,6 +19,7 @@ harmless, and the next import of the same file finds them already stored.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import time
@@ -40,6 +41,7 @@ from openlookout.imaging.masks import inspect_mask
 from openlookout.service.context import Runtime
 from openlookout.sources.reader import SourceError
 from openlookout.store import entries as repo
+from openlookout.store import entry_queries
 from openlookout.store import projects as project_store
 from openlookout.store.projects import ProjectRow
 
@@ -77,6 +79,10 @@ class Candidate:
     data: bytes | None = None
     # True when ``where`` already names the image, so messages about it need not repeat it.
     names_image: bool = False
+    # Blob keys of the service's own copies of the image and mask, read instead of the references
+    # (an edit of an entry the dataset already holds; see ``with_stored_files``).
+    image_key: str | None = None
+    mask_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,33 @@ def parse_lines(
         batch.candidates.append(Candidate(position=number, where=where, entry=entry, base=base))
 
 
+def with_stored_files(runtime: Runtime, dataset_id: int, batch: ParsedBatch) -> ParsedBatch:
+    """The batch with every entry the dataset already holds reading its image from the service's own
+    copy (by hash), and its mask too when the line keeps the stored mask reference.
+
+    For edits of existing entries (relabeling, a new mask): the original files need not exist any
+    more, and nothing is downloaded again.
+    """
+    refs = [c.entry.source_ref for c in batch.candidates]
+    with runtime.db.begin() as conn:
+        stored = entry_queries.stored_entries(conn, dataset_id, refs)
+    candidates = [_reusing(c, stored.get(c.entry.source_ref)) for c in batch.candidates]
+    return ParsedBatch(candidates, batch.error)
+
+
+def _reusing(candidate: Candidate, stored: entry_queries.StoredEntry | None) -> Candidate:
+    if stored is None:
+        return candidate
+    mask_key = None
+    if stored.mask_sha256 is not None and candidate.entry.mask_ref is not None:
+        try:
+            kept = parse_line(stored.entry_json, 1).mask_ref == candidate.entry.mask_ref
+        except ManifestError:
+            kept = False
+        mask_key = stored.mask_sha256 if kept else None
+    return dataclasses.replace(candidate, image_key=stored.image_sha256, mask_key=mask_key)
+
+
 # --- step 2: files -------------------------------------------------------------------------
 
 
@@ -201,7 +234,9 @@ def _fetch_one(runtime: Runtime, candidate: Candidate) -> Fetched | IngestError:
     subject = where if candidate.names_image else f"{where}: image {entry.source_ref}"
     try:
         data = candidate.data
-        if data is None:
+        if data is None and candidate.image_key is not None:
+            data = runtime.blobs.get(candidate.image_key)
+        elif data is None:
             data = runtime.sources.read(entry.source_ref, base=candidate.base, max_bytes=MAX_IMAGE_BYTES)
         info = inspect_image(data, name=entry.source_ref)
         image_key = runtime.blobs.put(data)
@@ -210,7 +245,11 @@ def _fetch_one(runtime: Runtime, candidate: Candidate) -> Fetched | IngestError:
         types: tuple[str, ...] = ()
         if entry.mask_ref is not None:
             subject = f"{where}: mask {entry.mask_ref}"
-            mask_data = runtime.sources.read(entry.mask_ref, base=candidate.base, max_bytes=MAX_IMAGE_BYTES)
+            mask_data = (
+                runtime.blobs.get(candidate.mask_key)
+                if candidate.mask_key is not None
+                else runtime.sources.read(entry.mask_ref, base=candidate.base, max_bytes=MAX_IMAGE_BYTES)
+            )
             mask = inspect_mask(
                 mask_data,
                 name=entry.mask_ref,

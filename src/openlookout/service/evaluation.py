@@ -1,4 +1,4 @@
-"""What the model pages read about a trained model's test: per-image results and the metrics file.
+"""A trained model's test, read back: per-image results, the metrics document and each result's pictures.
 
 Training keeps copies of its evaluation files in the blob store next to the model's ONNX export
 (``<base>/EvaluationManifest.json`` and ``<base>/EvaluationResult.json``). Each manifest line gives
@@ -7,7 +7,8 @@ predicted class; the anomaly score of the image is therefore ``confidence`` when
 anomalous and ``1 - confidence`` when predicted normal (the detector's calibrated score, 0.5
 being its threshold, rounded to six decimals in the manifest). The precision-recall curve uses
 exactly these scores. Images are matched to the project's labeled entries by source-ref to find
-their stored bytes and ground-truth masks.
+their stored bytes and ground-truth masks; ``result_picture`` serves a result's image, its
+predicted heatmap or mask and its ground-truth mask (see ``result_overlays``).
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openlookout.blobs.base import BlobNotFound
-from openlookout.console.calls import console_context
-from openlookout.service import models as model_service
-from openlookout.service.context import Runtime
+from openlookout.service import result_overlays
+from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.lookups import resolve_model
 from openlookout.store import models as model_store
 from openlookout.store.models import ModelRow, TrainingEntry
+
+PICTURES = ("image", "heatmap.png", "predicted-mask.png", "truth-mask.png")
+
+
+class NoSuchResult(LookupError):
+    """The model has no test results, or none with that number, or the image is gone."""
 
 
 @dataclass(frozen=True)
@@ -54,11 +61,63 @@ class Evaluation:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def load_model(runtime: Runtime, project: str, version: str) -> ModelRow:
+@dataclass(frozen=True)
+class ModelResult:
+    """One test image of a model with how many the test holds and whether the model segments."""
+
+    result: ImageResult
+    total: int
+    segmentation: bool
+
+
+def load_model(runtime: Runtime, ctx: RequestContext, project: str, version: str) -> ModelRow:
     """The model row (ServiceError when the project or version does not exist)."""
     with runtime.db.begin() as conn:
-        _, model = model_service.resolve_model(conn, console_context(runtime), project, version)
+        _, model = resolve_model(conn, ctx, project, version)
     return model
+
+
+def model_evaluation(runtime: Runtime, ctx: RequestContext, project: str, version: str) -> Evaluation | None:
+    """The evaluation of model ``version``; None until training stored one."""
+    return load_evaluation(runtime, load_model(runtime, ctx, project, version))
+
+
+def model_result(
+    runtime: Runtime, ctx: RequestContext, project: str, version: str, number: str
+) -> tuple[ModelRow, ModelResult]:
+    """Test image ``number`` (from 1) of model ``version``; NoSuchResult when there is none."""
+    model = load_model(runtime, ctx, project, version)
+    found = load_result(runtime, model, int(number) if number.isdigit() and len(number) < 10 else 0)
+    if found is None:
+        raise NoSuchResult(f"model version {version} has no test results")
+    result, total = found
+    if result is None:
+        raise NoSuchResult(f"model version {version} has no test image number {number[:12]}")
+    return model, ModelResult(result, total, model.kind == "segmentation")
+
+
+def result_picture(
+    runtime: Runtime, ctx: RequestContext, project: str, version: str, number: str, picture: str
+) -> tuple[bytes, str] | None:
+    """One of ``PICTURES`` of test image ``number`` and its media type; None when the model or the
+    image has no such mask. NoSuchResult (a LookupError) when the result or its image is missing."""
+    if picture not in PICTURES:
+        raise NoSuchResult("No such picture.")
+    model, found = model_result(runtime, ctx, project, version, number)
+    entry = found.result.entry
+    if entry is None:
+        raise NoSuchResult(f"the image {found.result.source_ref} is no longer in the project's datasets")
+    if picture == "image":
+        data = runtime.blobs.get(entry.image_sha256)
+        return data, "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    if picture == "heatmap.png":
+        return result_overlays.heatmap_overlay(runtime.blobs, model, entry.image_sha256), "image/png"
+    drawn = (
+        result_overlays.predicted_mask_overlay(runtime.blobs, model, entry.image_sha256)
+        if picture == "predicted-mask.png"
+        else result_overlays.truth_mask_overlay(runtime.blobs, entry)
+    )
+    return (drawn, "image/png") if drawn is not None else None
 
 
 def evaluation_blob_base(model: ModelRow) -> str | None:

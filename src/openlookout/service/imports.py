@@ -9,6 +9,11 @@ code as manifests (``openlookout.service.entries``), so every image rule applies
   "importing <done>/<total>" while the job runs.
 - ``add_image`` stores one uploaded image synchronously under the source-ref
   ``upload://<sha256>/<name>`` (our own scheme: the bytes live only in the blob store).
+- ``import_manifest`` brings a Ground Truth manifest on S3 into a dataset: CreateDataset with the
+  manifest as its source when the dataset does not exist yet (as on AWS), otherwise
+  UpdateDatasetEntries with the manifest's lines (add or replace by ``source-ref``; that
+  operation has no manifest location, so the references must be absolute, and its 10 MiB limit on
+  changes applies). Both run with the API's own checks.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import re
 import time
 from pathlib import Path
 from typing import cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
 
@@ -25,9 +31,11 @@ from openlookout.errors import ValidationException
 from openlookout.imaging.manifest import Label, new_entry
 from openlookout.service import dataset_jobs as jobs
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.dataset_jobs import read_manifest
 from openlookout.service.datasets import busy_conflict, new_dataset, start_update
 from openlookout.service.entries import Candidate, IngestError, ParsedBatch, ingest
 from openlookout.service.lookups import require_project
+from openlookout.service.operations import run_operation
 from openlookout.service.states import DATASET_STABLE, DatasetStatus
 from openlookout.sources.reader import upload_ref
 from openlookout.store import entries as repo
@@ -116,6 +124,35 @@ def add_image(
             _drop_empty(runtime, dataset.id)
         raise ValidationException(exc.message) from None
     return source_ref
+
+
+def manifest_object(uri: str) -> dict[str, str]:
+    """``s3://bucket/key`` as the S3Object of a DatasetSource (ValidationException otherwise)."""
+    parts = urlsplit(uri.strip())
+    key = parts.path.lstrip("/")
+    if parts.scheme != "s3" or not parts.netloc or not key or parts.query or parts.fragment:
+        raise ValidationException(f"The manifest must be an S3 object URI like s3://bucket/key, not {uri!r}.")
+    return {"Bucket": parts.netloc, "Key": key}
+
+
+def import_manifest(
+    runtime: Runtime, ctx: RequestContext, project_name: str, dataset_type: str, uri: str
+) -> None:
+    """Bring the Ground Truth manifest at ``uri`` (``s3://bucket/key``) into the dataset."""
+    s3_object = manifest_object(uri)
+    target = {"ProjectName": project_name, "DatasetType": dataset_type}
+    with runtime.db.begin() as conn:
+        project = require_project(conn, ctx, project_name)
+        exists = repo.get_dataset(conn, project.id, dataset_type) is not None
+    if not exists:
+        source = {"GroundTruthManifest": {"S3Object": s3_object}}
+        run_operation(runtime, ctx, "CreateDataset", {**target, "DatasetSource": source})
+        return
+    try:
+        changes = read_manifest(runtime, f"s3://{s3_object['Bucket']}/{s3_object['Key']}", None)
+    except IngestError as exc:
+        raise ValidationException(exc.message) from None
+    run_operation(runtime, ctx, "UpdateDatasetEntries", {**target, "Changes": changes})
 
 
 def _drop_empty(runtime: Runtime, dataset_id: int) -> None:

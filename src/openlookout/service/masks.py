@@ -1,4 +1,4 @@
-"""The mask editor's label maps on the server: run-length transport, PNG masks and back.
+"""Masks as the web console's editor paints them: run-length label maps, PNG masks and back.
 
 The editor paints an integer label map (one byte per pixel: 0 background, ``k`` the ``k``-th
 type of the list it was given) and sends it run-length encoded as JSON::
@@ -9,21 +9,34 @@ type of the list it was given) and sends it run-length encoded as JSON::
 into the manifest's colour-indexed PNG with ``imaging.masks.encode_mask_png`` (transparent black
 background, each type opaque in its colour) and reads stored masks back with
 ``imaging.masks.decode_mask``, so the editor and the service agree on every pixel.
+
+``read_mask`` answers an image's stored mask as such a document; ``save_mask`` stores a painted one
+as the image's mask through an entry edit (``service.entry_edits``: the rules and states of
+UpdateDatasetEntries, applied in the request) with a Ground Truth line that keeps the image's
+source-ref and label attribute, labels it anomaly and points its ``anomaly-mask-ref`` at
+``upload://<sha256>/<name>``. Nothing painted leaves the image anomalous without a mask.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from openlookout.blobs.base import BlobError
 from openlookout.errors import ValidationException
-from openlookout.imaging.images import MIN_SIDE, ImageRejected
+from openlookout.imaging.images import ImageRejected
+from openlookout.imaging.manifest import DEFAULT_MASK_ATTRIBUTE, new_entry, render_entry
 from openlookout.imaging.masks import class_names, decode_mask, encode_mask_png
+from openlookout.service.anomaly_types import project_types
+from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.entry_edits import edit_entries
+from openlookout.service.gallery import find_image
+from openlookout.sources.reader import upload_ref
+
+JOB_NAME = "openlookout/console"
 
 
 @dataclass(frozen=True)
@@ -32,21 +45,6 @@ class PaintedMask:
 
     labels: np.ndarray
     types: tuple[str, ...]
-
-
-def is_background_colour(colour: str) -> bool:
-    """True when masks read ``colour`` as background even with no colour map (black, white).
-
-    Asks the imaging layer directly: an opaque mask of that colour (of the smallest image size)
-    decodes as background under an empty colour map, any other colour is refused as foreign.
-    """
-    out = io.BytesIO()
-    Image.new("RGB", (MIN_SIDE, MIN_SIDE), colour).save(out, format="PNG")
-    try:
-        decode_mask(out.getvalue(), {})
-    except ImageRejected:
-        return False
-    return True
 
 
 def _int_field(document: Mapping[str, Any], key: str) -> int:
@@ -139,3 +137,74 @@ def stored_labels(
     """A stored mask as a label map and the type names its indices stand for (``ImageRejected``)."""
     labels = decode_mask(data, colors, name=name, width=width, height=height, background=background)
     return labels.astype(np.uint8), class_names(colors)
+
+
+def read_mask(
+    runtime: Runtime, ctx: RequestContext, project_name: str, dataset_type: str, ref: str
+) -> dict[str, Any]:
+    """The image's stored mask as the editor's label map document (no runs without a mask)."""
+    image = find_image(runtime, ctx, project_name, dataset_type, ref)
+    entry = image.entry
+    document: dict[str, Any] = {"width": image.width, "height": image.height, "types": [], "runs": []}
+    if image.mask_sha256 is None or entry.mask_ref is None:
+        return document
+    try:
+        data = runtime.blobs.get(image.mask_sha256)
+        labels, names = stored_labels(
+            data, entry.colors, entry.background, image.width, image.height, name=entry.mask_ref
+        )
+    except BlobError as exc:
+        raise ValidationException(f"The stored mask cannot be read: {exc}") from None
+    except ImageRejected as exc:
+        raise ValidationException(f"The stored mask cannot be used: {exc.reason}") from None
+    colour_of = {n: c for c, n in reversed(entry.colors.items())}
+    document["types"] = [{"name": n, "color": colour_of[n]} for n in names]
+    document["runs"] = encode_runs(labels)
+    return document
+
+
+def save_mask(
+    runtime: Runtime,
+    ctx: RequestContext,
+    project_name: str,
+    dataset_type: str,
+    ref: str,
+    document: Any,
+) -> dict[str, Any]:
+    """Store the painted label map ``document`` as the image's mask; the pixel count of each type.
+
+    Every type the map uses must be one of the project's anomaly types (``service.anomaly_types``).
+    """
+    image = find_image(runtime, ctx, project_name, dataset_type, ref)
+    painted = read_painted(document, image.width, image.height)
+    type_colours = {t.name: t.color for t in project_types(runtime, ctx, project_name)}
+    for type_name in painted.types:
+        if type_name not in type_colours:
+            raise ValidationException(
+                f"The project has no anomaly type {type_name}; add it on the anomaly types page first."
+            )
+    built = mask_png(painted, {n: type_colours[n] for n in painted.types})
+    old = image.entry
+    if built is None:
+        entry = new_entry(ref, "anomaly", label_attribute=old.label_attribute, job_name=JOB_NAME)
+    else:
+        png, colors = built
+        key = runtime.blobs.put(png)
+        stem = ref.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "image"
+        entry = new_entry(
+            ref,
+            "anomaly",
+            mask_ref=upload_ref(key, f"{stem}-mask.png"),
+            colors=colors,
+            label_attribute=old.label_attribute,
+            mask_attribute=old.mask_attribute or DEFAULT_MASK_ATTRIBUTE,
+            job_name=JOB_NAME,
+        )
+    edit_entries(runtime, ctx, project_name, dataset_type, [render_entry(entry)])
+    counts = np.bincount(painted.labels.ravel(), minlength=len(painted.types) + 1)
+    painted_counts = {t: int(counts[k]) for k, t in enumerate(painted.types, start=1) if counts[k]}
+    total = sum(painted_counts.values())
+    message = (
+        f"Saved: {total} mask pixels." if total else "Saved as anomaly, without a mask (nothing painted)."
+    )
+    return {"message": message, "maskRef": entry.mask_ref, "counts": painted_counts}

@@ -2,7 +2,7 @@
 
 Each handler takes ``(runtime, ctx, params)`` with params by model member name and returns the
 output members (see docs/architecture.md). Only implemented operations are listed; the API layer
-answers a clean error for the others.
+answers a clean error for the others. ``run_operation`` runs one with the API's input checks.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from openlookout.errors import ValidationException
 from openlookout.service import datasets, detection, hosting_control, models, packaging, projects, tags
 from openlookout.service.context import RequestContext, Runtime
+from openlookout.spec.loader import load_service_model
+from openlookout.spec.validation import validate_params
 
 Handler = Callable[[Runtime, RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -39,3 +42,22 @@ OPERATIONS: dict[str, Handler] = {
     "DescribeModelPackagingJob": packaging.describe_model_packaging_job,
     "ListModelPackagingJobs": packaging.list_model_packaging_jobs,
 }
+
+
+def run_operation(
+    runtime: Runtime, ctx: RequestContext, operation: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Check ``params`` against the API model as the wire layer does, then run ``operation``.
+
+    For callers inside the server (the web console) that must obey exactly the API's rules;
+    ``ValidationException`` for bad parameters or an operation this server does not implement.
+    """
+    model = load_service_model()
+    found = model.operations.get(operation)
+    handler = OPERATIONS.get(operation)
+    if found is None or handler is None:
+        raise ValidationException(f"{operation} is not available on this server.")
+    shape = model.input_of(found)
+    if shape is not None:
+        validate_params(model, shape, params)
+    return handler(runtime, ctx, params)

@@ -1,6 +1,6 @@
 """Overlays for the per-image test results: predicted heatmaps and masks, ground-truth masks.
 
-Predictions are computed on demand in the console's process by running the model's ONNX export
+Predictions are computed on demand in the server's process by running the model's ONNX export
 with ``OnnxDetector`` (the model need not be hosted), then cached as named blobs keyed by the
 model's id and the image's sha256 (``console-heatmaps/<model id>/<sha>.png``,
 ``console-predicted-masks/<model id>/<sha>.png``). Masks come back as palette PNGs with a fully

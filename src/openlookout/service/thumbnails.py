@@ -1,4 +1,4 @@
-"""Thumbnails for the gallery: a small JPEG per image blob, cached as a named blob."""
+"""Thumbnails for the web console's grids: a small JPEG per image blob, cached as a named blob."""
 
 from __future__ import annotations
 

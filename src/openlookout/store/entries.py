@@ -12,8 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
 
 from openlookout.store.tables import anomaly_labels, dataset_entries, datasets
 
@@ -63,17 +62,6 @@ class NewEntry:
     mask_sha256: str | None
     anomaly_types: tuple[str, ...]
     entry_json: str
-
-
-@dataclass(frozen=True)
-class EntryFilter:
-    """ListDatasetEntries filters; ``None`` means the filter is absent."""
-
-    labeled: bool | None = None
-    anomaly_class: str | None = None
-    created_before: float | None = None
-    created_after: float | None = None
-    source_ref_contains: str | None = None
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -276,53 +264,6 @@ def bump_revision(conn: Connection, dataset_id: int, now: float) -> None:
         .where(datasets.c.id == dataset_id)
         .values(revision=datasets.c.revision + 1, updated_at=now)
     )
-
-
-def entry_filter_clauses(
-    conn: Connection, dataset_id: int, filters: EntryFilter
-) -> list[ColumnElement[bool]]:
-    """The WHERE conditions of ListDatasetEntries' filters over one dataset's entries."""
-    c = dataset_entries.c
-    clauses: list[ColumnElement[bool]] = [c.dataset_id == dataset_id]
-    if filters.labeled is True:
-        clauses.append(c.label.is_not(None))
-    elif filters.labeled is False:
-        clauses.append(c.label.is_(None))
-    if filters.anomaly_class is not None:
-        clauses.append(c.label == filters.anomaly_class)
-    if filters.created_before is not None:
-        clauses.append(c.created_at < filters.created_before)
-    if filters.created_after is not None:
-        clauses.append(c.created_at > filters.created_after)
-    if filters.source_ref_contains is not None:
-        # A literal, case-sensitive substring test: no LIKE wildcards to escape at all.
-        if conn.dialect.name == "postgresql":
-            clauses.append(func.strpos(c.source_ref, filters.source_ref_contains) > 0)
-        else:
-            clauses.append(func.instr(c.source_ref, filters.source_ref_contains) > 0)
-    return clauses
-
-
-def list_entry_page(
-    conn: Connection, dataset_id: int, filters: EntryFilter, after_id: int | None, limit: int
-) -> tuple[list[str], int | None]:
-    """One page of entry JSON lines in id order; returns the lines and the last id if more follow."""
-    return entry_lines_page(conn, entry_filter_clauses(conn, dataset_id, filters), after_id, limit)
-
-
-def entry_lines_page(
-    conn: Connection, clauses: list[ColumnElement[bool]], after_id: int | None, limit: int
-) -> tuple[list[str], int | None]:
-    """Entry JSON lines matching ``clauses`` in id order after ``after_id``; the last id if more follow."""
-    c = dataset_entries.c
-    if after_id is not None:
-        clauses = [*clauses, c.id > after_id]
-    rows = conn.execute(
-        select(c.id, c.entry_json).where(and_(*clauses)).order_by(c.id).limit(limit + 1)
-    ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [r.entry_json for r in rows], (rows[-1].id if more and rows else None)
 
 
 # --- anomaly labels -------------------------------------------------------------------------

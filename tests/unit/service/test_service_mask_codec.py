@@ -1,4 +1,4 @@
-"""The console's mask helpers: run-length label maps, PNG masks in the manifest's form, background."""
+"""The mask editor's label maps on the server: run-length transport, PNG masks, background colours."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from openlookout.console.masks import encode_runs, is_background_colour, mask_png, read_painted, stored_labels
 from openlookout.errors import ValidationException
+from openlookout.service.anomaly_types import is_background_colour
+from openlookout.service.masks import encode_runs, mask_png, read_painted, stored_labels
 
 
 def _labels() -> np.ndarray:

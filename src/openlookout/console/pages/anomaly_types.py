@@ -10,10 +10,6 @@ the per-project limit.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -21,122 +17,17 @@ from starlette.routing import BaseRoute
 
 from openlookout.console.calls import console_context
 from openlookout.console.forms import first, read_form
-from openlookout.console.masks import is_background_colour
 from openlookout.console.render import esc, page, project_nav, url_part
 from openlookout.console.routing import Binder, PageRoute
-from openlookout.errors import ServiceError, ValidationException
-from openlookout.imaging.masks import normalise_colour
+from openlookout.errors import ServiceError
+from openlookout.service.anomaly_types import AnomalyType, add_type, delete_type, project_types
 from openlookout.service.context import Runtime
-from openlookout.service.entries import MAX_TYPES_PER_PROJECT
-from openlookout.service.lookups import require_project
-from openlookout.spec.loader import load_service_model
-from openlookout.spec.validation import check_value
-from openlookout.store import anomaly_types as console_store
-from openlookout.store.entries import project_entries, project_labels
 
-RESERVED_NAME = "background"
 # Colours the add form proposes, the first one the project does not use yet (distinct, vivid).
 SUGGESTED_COLOURS = (
     "#E6194B", "#3CB44B", "#4363D8", "#F58231", "#911EB4", "#42D4F4", "#F032E6", "#BFEF45",
     "#FFE119", "#469990", "#9A6324", "#800000", "#808000", "#000075", "#FABED4", "#DCBEFF",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AnomalyType:
-    """One type as the console shows it. ``images``: how many entries' masks show it."""
-
-    name: str
-    color: str
-    known_to_service: bool
-    console_defined: bool
-    images: int
-
-    @property
-    def deletable(self) -> bool:
-        return self.console_defined and not self.known_to_service and self.images == 0
-
-
-def types_of_project(runtime: Runtime, project_id: int) -> list[AnomalyType]:
-    """The project's types, by name; a console row loses to the service's type of that name or colour."""
-    with runtime.db.begin() as conn:
-        known = project_labels(conn, project_id)
-        entries = project_entries(conn, project_id)
-        defined = console_store.list_console_types(conn, project_id)
-    images: dict[str, int] = {}
-    for entry in entries:
-        for name in set(entry.anomaly_types):
-            images[name] = images.get(name, 0) + 1
-    defined_names = {t.name for t in defined}
-    types = {
-        name: AnomalyType(name, colour, True, name in defined_names, images.get(name, 0))
-        for name, colour in known.items()
-    }
-    known_colours = set(known.values())
-    for row in defined:
-        if row.name not in types and row.color not in known_colours:
-            types[row.name] = AnomalyType(row.name, row.color, False, True, images.get(row.name, 0))
-    return sorted(types.values(), key=lambda t: (t.name.lower(), t.name))
-
-
-def project_types(runtime: Runtime, project_name: str) -> list[AnomalyType]:
-    """``types_of_project`` by project name (ResourceNotFoundException when there is none)."""
-    with runtime.db.begin() as conn:
-        project = require_project(conn, console_context(runtime), project_name)
-    return types_of_project(runtime, project.id)
-
-
-def check_new_type(types: list[AnomalyType], name: str, colour_text: str) -> str:
-    """The new type's normalised colour, or ``ValidationException`` with the broken rule."""
-    model = load_service_model()
-    check_value(model, model.shape("AnomalyName"), name, "Anomaly type name")
-    if name.lower() == RESERVED_NAME:
-        raise ValidationException(
-            "The name background is reserved for the pixels outside every anomaly; choose another name."
-        )
-    try:
-        colour = normalise_colour(colour_text)
-    except ValueError as exc:
-        raise ValidationException(f"The colour {exc}.") from None
-    if is_background_colour(colour):
-        raise ValidationException(f"Masks read {colour} as background; choose another colour.")
-    for existing in types:
-        if existing.name == name:
-            raise ValidationException(f"The project already has an anomaly type named {name}.")
-        if existing.color == colour:
-            raise ValidationException(f"The colour {colour} is already used by anomaly type {existing.name}.")
-    if len(types) >= MAX_TYPES_PER_PROJECT:
-        raise ValidationException(
-            f"The project already has {MAX_TYPES_PER_PROJECT} anomaly types, the most a project may have."
-        )
-    return colour
-
-
-def add_type(runtime: Runtime, project_name: str, name: str, colour_text: str) -> None:
-    """Check and record a console-defined type."""
-    with runtime.db.begin() as conn:
-        project = require_project(conn, console_context(runtime), project_name)
-    colour = check_new_type(types_of_project(runtime, project.id), name, colour_text)
-    try:
-        with runtime.db.begin() as conn:
-            console_store.add_console_type(conn, project.id, name, colour, time.time())
-    except IntegrityError:
-        raise ValidationException(
-            f"The name {name} or the colour {colour} was taken in the meantime; choose another."
-        ) from None
-
-
-def delete_type(runtime: Runtime, project_name: str, name: str) -> None:
-    """Forget a console-defined type that no mask uses."""
-    with runtime.db.begin() as conn:
-        project = require_project(conn, console_context(runtime), project_name)
-    found = next((t for t in types_of_project(runtime, project.id) if t.name == name), None)
-    if found is None or not found.console_defined:
-        raise ValidationException(f"The project has no anomaly type {name} defined in the console.")
-    if not found.deletable:
-        raise ValidationException(f"Anomaly type {name} is used by masks of this project; it stays.")
-    with runtime.db.begin() as conn:
-        console_store.delete_console_type(conn, project.id, name)
 
 
 def types_path(project_name: str) -> str:
@@ -195,7 +86,7 @@ async def types_page(
     name = request.path_params["name"]
     nav = project_nav(name, "types")
     try:
-        types = await run_in_threadpool(project_types, runtime, name)
+        types = await run_in_threadpool(project_types, runtime, console_context(runtime), name)
     except ServiceError as exc:
         back = '<p><a href="/">Back to projects</a></p>'
         return page("Anomaly types", back, error=exc.message, status_code=exc.status, nav=nav)
@@ -220,7 +111,7 @@ async def add_type_post(runtime: Runtime, request: Request) -> Response:
     form = await read_form(request)
     name, colour = first(form, "name"), first(form, "color")
     try:
-        await run_in_threadpool(add_type, runtime, project_name, name, colour)
+        await run_in_threadpool(add_type, runtime, console_context(runtime), project_name, name, colour)
     except ServiceError as exc:
         return await types_page(runtime, request, exc.message, exc.status, (name, colour))
     return RedirectResponse(types_path(project_name), status_code=303)
@@ -230,7 +121,7 @@ async def delete_type_post(runtime: Runtime, request: Request) -> Response:
     project_name = request.path_params["name"]
     name = first(await read_form(request), "name")
     try:
-        await run_in_threadpool(delete_type, runtime, project_name, name)
+        await run_in_threadpool(delete_type, runtime, console_context(runtime), project_name, name)
     except ServiceError as exc:
         return await types_page(runtime, request, exc.message, exc.status)
     return RedirectResponse(types_path(project_name), status_code=303)

@@ -14,9 +14,7 @@ loses them (the service refuses a normal image with an anomaly mask).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -24,19 +22,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from openlookout.console.calls import call_sync, console_context
-from openlookout.console.dataset_updates import apply_lines
+from openlookout.console.calls import call, console_context
 from openlookout.console.forms import first, read_form
 from openlookout.console.render import esc, page, project_nav, url_part
 from openlookout.console.routing import Binder, PageRoute
-from openlookout.errors import ServiceError, ValidationException
-from openlookout.imaging.manifest import Label, ManifestError, new_entry, parse_line, render_entry
+from openlookout.errors import ServiceError
+from openlookout.service import gallery
 from openlookout.service.context import Runtime
-from openlookout.service.datasets import read_dataset as require_dataset
-from openlookout.store import gallery as store
+from openlookout.service.entry_edits import relabel
+from openlookout.service.gallery import GalleryFilter, GalleryPage, GalleryTile
 
 PAGE_SIZE = 60
-LABELS: tuple[Label, ...] = ("normal", "anomaly")
+LABELS = ("normal", "anomaly")
 DATASET_TYPES = ("train", "test")
 FILTERS = ("labeled", "class", "type", "contains")
 
@@ -67,76 +64,25 @@ def read_filters(params: Mapping[str, str]) -> dict[str, str]:
     return {k: params.get(k, "").strip() for k in FILTERS}
 
 
-def gallery_filter(filters: dict[str, str]) -> store.GalleryFilter:
-    """The filters as the store reads them; the class is checked as ListDatasetEntries checks it."""
-    klass = filters["class"] or None
-    if klass is not None and klass not in LABELS:
-        raise ValidationException("anomalyClass must be normal or anomaly.")
-    return store.GalleryFilter(
+def gallery_filter(filters: dict[str, str]) -> GalleryFilter:
+    """The filters as the service reads them."""
+    return GalleryFilter(
         labeled=filters["labeled"] == "yes" if filters["labeled"] in ("yes", "no") else None,
-        anomaly_class=klass,
+        anomaly_class=filters["class"] or None,
         type_name=filters["type"] or None,
         ref_contains=filters["contains"] or None,
     )
 
 
-def _list_params(name: str, dataset_type: str, filters: dict[str, str], token: str) -> dict[str, Any]:
-    params: dict[str, Any] = {"ProjectName": name, "DatasetType": dataset_type, "MaxResults": PAGE_SIZE}
-    if filters["labeled"] in ("yes", "no"):
-        params["Labeled"] = filters["labeled"] == "yes"
-    if filters["class"]:
-        params["AnomalyClass"] = filters["class"]
-    if filters["contains"]:
-        params["SourceRefContains"] = filters["contains"]
-    if token:
-        params["NextToken"] = token
-    return params
-
-
-def _type_page(
-    runtime: Runtime, dataset_id: int, filters: dict[str, str], token: str
-) -> tuple[list[str], str]:
-    """A page of the anomaly-type filter; its token is the last entry id shown."""
-    if token and not (token.isdigit() and len(token) < 19):
-        raise ValidationException("The page link is not valid; start again from the first page.")
-    wanted = gallery_filter(filters)
-    with runtime.db.begin() as conn:
-        lines, last_id = store.entries_of_type(
-            conn, dataset_id, wanted, after_id=int(token) if token else None, limit=PAGE_SIZE
-        )
-    return lines, "" if last_id is None else str(last_id)
-
-
 def _gallery_view(
     runtime: Runtime, name: str, dataset_type: str, filters: dict[str, str], token: str
-) -> dict[str, Any]:
-    ctx = console_context(runtime)
-    if filters["type"]:
-        dataset = require_dataset(runtime, ctx, name, dataset_type)
-        lines, next_token = _type_page(runtime, dataset.id, filters, token)
-    else:
-        result = call_sync(runtime, "ListDatasetEntries", _list_params(name, dataset_type, filters, token))
-        lines, next_token = result.get("DatasetEntries", []), result.get("NextToken", "")
-        dataset = require_dataset(runtime, ctx, name, dataset_type)
-    tiles: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            entry = parse_line(line, number)
-        except ManifestError:
-            continue
-        tiles.append({"ref": entry.source_ref, "label": entry.label})
-    with runtime.db.begin() as conn:
-        images = store.page_images(conn, dataset.id, [t["ref"] for t in tiles])
-        types = store.anomaly_type_names(conn, dataset.project_id)
-    for tile in tiles:
-        found = images.get(tile["ref"])
-        tile["key"] = found.image_sha256 if found else ""
-        tile["mask"] = bool(found and found.mask_sha256)
-    return {"tiles": tiles, "next": next_token, "types": types}
+) -> GalleryPage:
+    wanted = gallery_filter(filters)
+    return gallery.gallery_page(runtime, console_context(runtime), name, dataset_type, wanted, token)
 
 
 def _existing_types(runtime: Runtime, name: str) -> list[str]:
-    description = call_sync(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
+    description = call(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
     return [d["DatasetType"] for d in description.get("Datasets", [])]
 
 
@@ -179,18 +125,21 @@ def _filter_form(path: str, filters: dict[str, str], types: list[str]) -> str:
     )
 
 
-def _tile(name: str, dataset_type: str, tile: dict[str, Any], filters: dict[str, str]) -> str:
-    label = tile["label"] or "unlabeled"
-    file_name = tile["ref"].rsplit("/", 1)[-1]
-    editor = label_page_path(name, dataset_type, tile["ref"], filters)
-    thumb = f'<img src="/console/thumbs/{esc(tile["key"])}.jpg" alt="" loading="lazy">' if tile["key"] else ""
+def _tile(name: str, dataset_type: str, tile: GalleryTile, filters: dict[str, str]) -> str:
+    label = tile.label or "unlabeled"
+    file_name = tile.source_ref.rsplit("/", 1)[-1]
+    editor = label_page_path(name, dataset_type, tile.source_ref, filters)
+    key = tile.image_sha256
+    thumb = f'<img src="/console/thumbs/{esc(key)}.jpg" alt="" loading="lazy">' if key else ""
     marker = (
-        '<span class="mask-marker" title="This image has an anomaly mask">mask</span>' if tile["mask"] else ""
+        '<span class="mask-marker" title="This image has an anomaly mask">mask</span>'
+        if tile.has_mask
+        else ""
     )
     return (
         f'<div class="tile {esc(label)}">'
         f'<a class="open" href="{esc(editor)}" title="Open in the labeling page">'
-        f'{thumb}</a>{marker}<label><input type="checkbox" name="ref" value="{esc(tile["ref"])}"> '
+        f'{thumb}</a>{marker}<label><input type="checkbox" name="ref" value="{esc(tile.source_ref)}"> '
         f'<span class="name">{esc(file_name)}</span></label><span class="label">{esc(label)}</span></div>'
     )
 
@@ -222,7 +171,7 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
         body = _filter_form(path, filters, [])
         return page(title, body, error=exc.message, status_code=exc.status, nav=nav)
     here = f"{path}?{urlencode({**filters, 'after': token, 'page': number})}"
-    tiles = "".join(_tile(name, dataset_type, t, filters) for t in view["tiles"]) or "<p>No images match.</p>"
+    tiles = "".join(_tile(name, dataset_type, t, filters) for t in view.tiles) or "<p>No images match.</p>"
     buttons = "".join(
         f'<button name="label" value="{lab}" data-key="{lab[0]}">{lab} ({lab[0]})</button> ' for lab in LABELS
     )
@@ -235,49 +184,15 @@ async def gallery_page(runtime: Runtime, request: Request) -> Response:
     )
     body = (
         _dataset_switch(name, dataset_type, existing)
-        + _filter_form(path, filters, view["types"])
+        + _filter_form(path, filters, view.anomaly_types)
         + grid
-        + _pager(path, filters, number, view["next"])
+        + _pager(path, filters, number, view.next_token)
     )
     return page(title, body, nav=nav)
 
 
-def relabeled_line(stored: str | None, ref: str, label: Label) -> str:
-    """The Ground Truth line that gives image ``ref`` the label ``label``, keeping what may stay.
-
-    An anomaly keeps its mask and colour map; a normal image carries no mask keys.
-    """
-    try:
-        entry = parse_line(stored, 1) if stored is not None else None
-    except ManifestError:
-        entry = None
-    if entry is None:
-        return render_entry(new_entry(ref, label))
-    if label == "normal" and entry.mask_attribute is not None:
-        dropped = (entry.mask_attribute, entry.mask_attribute + "-metadata")
-        raw = {k: v for k, v in entry.raw.items() if k not in dropped}
-        entry = dataclasses.replace(
-            entry, raw=raw, mask_attribute=None, mask_ref=None, colors={}, background=()
-        )
-    return render_entry(dataclasses.replace(entry, label=label))
-
-
-def _update_entries(runtime: Runtime, name: str, dataset_type: str, refs: list[str], label: Label) -> None:
-    """UpdateDatasetEntries with each image's relabeled line; waits for the update to end."""
-    dataset = require_dataset(runtime, console_context(runtime), name, dataset_type)
-    with runtime.db.begin() as conn:
-        stored = store.entry_lines(conn, dataset.id, refs)
-    lines = [relabeled_line(stored.get(ref), ref, label) for ref in dict.fromkeys(refs)]
-    apply_lines(runtime, name, dataset_type, lines)
-
-
 def _apply_labels(runtime: Runtime, name: str, dataset_type: str, refs: list[str], label: str) -> None:
-    chosen = next((lab for lab in LABELS if lab == label), None)
-    if chosen is None:
-        raise ValidationException("Choose normal or anomaly as the label.")
-    if not refs:
-        raise ValidationException("Select at least one image to label.")
-    _update_entries(runtime, name, dataset_type, refs, chosen)
+    relabel(runtime, console_context(runtime), name, dataset_type, refs, label)
 
 
 async def apply_labels(runtime: Runtime, request: Request) -> Response:

@@ -18,25 +18,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from openlookout.console.calls import console_context
 from openlookout.console.forms import first, read_form
-from openlookout.console.pages.anomaly_types import AnomalyType, types_of_project, types_path
+from openlookout.console.pages.anomaly_types import types_path
 from openlookout.console.pages.gallery import (
     FILTERS,
-    _update_entries,
     filter_query,
     filtered_gallery_path,
+    gallery_filter,
     label_page_path,
     read_filters,
 )
-from openlookout.console.pages.labeling_lookup import DatasetImage, StoredImage, find_entry, find_image
 from openlookout.console.render import esc, page, project_nav, url_part
 from openlookout.console.routing import Binder, PageRoute
-from openlookout.errors import ServiceError, ValidationException
-from openlookout.imaging.images import sniff_format
-from openlookout.imaging.manifest import Label
+from openlookout.errors import ServiceError
+from openlookout.service import gallery
+from openlookout.service.anomaly_types import AnomalyType, project_types
 from openlookout.service.context import Runtime
-
-LABELS: tuple[Label, ...] = ("normal", "anomaly")
+from openlookout.service.entry_edits import LABELS, relabel
+from openlookout.service.gallery import GalleryImage, StoredImage
 
 
 def label_path(name: str, dataset_type: str, ref: str, filters: dict[str, str] | None = None) -> str:
@@ -70,7 +70,7 @@ def _label_buttons(name: str, dataset_type: str, image: StoredImage, filters: di
     )
 
 
-def _neighbours(name: str, dataset_type: str, image: DatasetImage, filters: dict[str, str]) -> str:
+def _neighbours(name: str, dataset_type: str, image: GalleryImage, filters: dict[str, str]) -> str:
     def link(ref: str | None, rel: str, text: str) -> str:
         if ref is None:
             return f'<span class="disabled">{text}</span>'
@@ -161,8 +161,7 @@ async def label_page(
     filters = read_filters(request.query_params)
     nav = project_nav(name, "gallery")
     try:
-        view = await run_in_threadpool(find_image, runtime, name, dataset_type, ref, filters)
-        types = await run_in_threadpool(types_of_project, runtime, view.image.project_id)
+        view, types = await run_in_threadpool(_label_view, runtime, name, dataset_type, ref, filters)
     except ServiceError as exc:
         back_path = filtered_gallery_path(name, dataset_type, filters)
         back = f'<p><a href="{esc(back_path)}">Back to the gallery</a></p>'
@@ -189,13 +188,19 @@ async def label_page(
     )
 
 
+def _label_view(
+    runtime: Runtime, name: str, dataset_type: str, ref: str, filters: dict[str, str]
+) -> tuple[GalleryImage, list[AnomalyType]]:
+    ctx = console_context(runtime)
+    view = gallery.gallery_image(runtime, ctx, name, dataset_type, ref, gallery_filter(filters))
+    return view, project_types(runtime, ctx, name)
+
+
 def _set_label(runtime: Runtime, name: str, dataset_type: str, ref: str, label: str) -> None:
-    chosen = next((lab for lab in LABELS if lab == label), None)
-    if chosen is None:
-        raise ValidationException("Choose normal or anomaly as the label.")
-    image = find_entry(runtime, name, dataset_type, ref)
-    if image.entry.label != chosen:
-        _update_entries(runtime, name, dataset_type, [ref], chosen)
+    ctx = console_context(runtime)
+    if label in LABELS and gallery.find_image(runtime, ctx, name, dataset_type, ref).entry.label == label:
+        return
+    relabel(runtime, ctx, name, dataset_type, [ref], label)
 
 
 async def set_label(runtime: Runtime, request: Request) -> Response:
@@ -212,21 +217,16 @@ async def set_label(runtime: Runtime, request: Request) -> Response:
     return RedirectResponse(label_path(name, dataset_type, ref, filters), status_code=303)
 
 
-def _image_bytes(runtime: Runtime, name: str, dataset_type: str, ref: str) -> bytes:
-    image = find_entry(runtime, name, dataset_type, ref)
-    return runtime.blobs.get(image.image_sha256)
-
-
 async def image_file(runtime: Runtime, request: Request) -> Response:
     name = request.path_params["name"]
     dataset_type = request.path_params["dataset_type"]
     ref = request.query_params.get("ref", "")
     try:
-        data = await run_in_threadpool(_image_bytes, runtime, name, dataset_type, ref)
+        data, media = await run_in_threadpool(
+            gallery.image_file, runtime, console_context(runtime), name, dataset_type, ref
+        )
     except ServiceError as exc:
         return JSONResponse({"message": exc.message}, status_code=exc.status)
-    kind = sniff_format(data[:16])
-    media = "image/png" if kind == "png" else "image/jpeg"
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=60"})
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from openlookout.console.calls import call, call_sync
+from openlookout.console.calls import call
 from openlookout.console.forms import first, read_form
 from openlookout.console.pages.model_packaging import packaging_section, packaging_view
 from openlookout.console.pages.models import ASSETS, model_url, percent, status_cell
@@ -37,7 +37,7 @@ WITH_METRICS = (
 
 
 def _view(runtime: Runtime, name: str, version: str) -> dict[str, Any]:
-    model = call_sync(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})
+    model = call(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})
     return {"model": model["ModelDescription"], "packaging": packaging_view(runtime, name, version)}
 
 
@@ -142,7 +142,7 @@ async def start_hosting(runtime: Runtime, request: Request) -> Response:
         }
         if values["max_units"]:
             params["MaxInferenceUnits"] = _units(values["max_units"], "MaxInferenceUnits")
-        await call(runtime, "StartModel", params)
+        await run_in_threadpool(call, runtime, "StartModel", params)
     except ServiceError as exc:
         return await model_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
     return RedirectResponse(model_url(name, version), status_code=303)
@@ -151,7 +151,7 @@ async def start_hosting(runtime: Runtime, request: Request) -> Response:
 async def stop_hosting(runtime: Runtime, request: Request) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
     try:
-        await call(runtime, "StopModel", {"ProjectName": name, "ModelVersion": version})
+        await run_in_threadpool(call, runtime, "StopModel", {"ProjectName": name, "ModelVersion": version})
     except ServiceError as exc:
         return await model_page(runtime, request, error=exc.message, status_code=exc.status)
     return RedirectResponse(model_url(name, version), status_code=303)
@@ -175,7 +175,7 @@ async def confirm_delete(
 async def delete_model(runtime: Runtime, request: Request) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
     try:
-        await call(runtime, "DeleteModel", {"ProjectName": name, "ModelVersion": version})
+        await run_in_threadpool(call, runtime, "DeleteModel", {"ProjectName": name, "ModelVersion": version})
     except ServiceError as exc:
         return await confirm_delete(runtime, request, error=exc.message, status_code=exc.status)
     return RedirectResponse(f"/projects/{url_part(name)}/models", status_code=303)

@@ -16,28 +16,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from openlookout.console.calls import call_sync
-from openlookout.console.pages.model_evaluation import (
-    Evaluation,
-    ImageResult,
-    load_evaluation,
-    load_model,
-    short_name,
-)
+from openlookout.console.calls import call, console_context
 from openlookout.console.pages.models import ASSETS, model_url, percent
 from openlookout.console.plots import operating_point, pr_curve, pr_plot_svg
 from openlookout.console.render import esc, page, project_nav
 from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
+from openlookout.service.evaluation import Evaluation, ImageResult, model_evaluation, short_name
 
 FILTERS = ("all", "correct", "incorrect")
 
 
 def _view(runtime: Runtime, name: str, version: str) -> tuple[dict[str, Any], Evaluation | None]:
-    described = call_sync(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})
-    model = load_model(runtime, name, version)
-    return described["ModelDescription"], load_evaluation(runtime, model)
+    described = call(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})
+    return described["ModelDescription"], model_evaluation(runtime, console_context(runtime), name, version)
 
 
 def _metric(key: str, title: str, value: Any) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from openlookout.console.calls import call, call_sync, every_page
+from openlookout.console.calls import call, every_page
 from openlookout.console.forms import first, read_form
 from openlookout.console.render import esc, url_part, when
 from openlookout.console.routing import Binder, PageRoute
@@ -55,7 +56,7 @@ def packaging_view(runtime: Runtime, name: str, version: str) -> list[dict[str, 
     jobs = every_page(runtime, "ListModelPackagingJobs", {"ProjectName": name}, "ModelPackagingJobs")
     mine = [j for j in jobs if j.get("ModelVersion") == version]
     described = [
-        call_sync(runtime, "DescribeModelPackagingJob", {"ProjectName": name, "JobName": j["JobName"]})[
+        call(runtime, "DescribeModelPackagingJob", {"ProjectName": name, "JobName": j["JobName"]})[
             "ModelPackagingDescription"
         ]
         for j in mine
@@ -165,7 +166,9 @@ async def start_packaging(runtime: Runtime, request: Request) -> Response:
     form = await read_form(request)
     values = {key: first(form, key) for key in FIELDS}
     try:
-        await call(runtime, "StartModelPackagingJob", packaging_params(name, version, values))
+        await run_in_threadpool(
+            call, runtime, "StartModelPackagingJob", packaging_params(name, version, values)
+        )
     except ServiceError as exc:
         return await model_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
     return RedirectResponse(

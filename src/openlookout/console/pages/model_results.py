@@ -15,40 +15,33 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from openlookout.blobs.base import BlobNotFound
-from openlookout.console import overlays
-from openlookout.console.pages.model_evaluation import ImageResult, load_model, load_result, short_name
+from openlookout.console.calls import console_context
 from openlookout.console.pages.models import ASSETS, model_url, status_api_url
 from openlookout.console.render import esc, page, project_nav
 from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
-from openlookout.store.models import ModelRow
+from openlookout.service.evaluation import (
+    PICTURES,
+    NoSuchResult,
+    model_result,
+    result_picture,
+    short_name,
+)
+from openlookout.service.evaluation import ModelResult as FoundResult
 
-PICTURES = ("image", "heatmap.png", "predicted-mask.png", "truth-mask.png")
 
-
-class NoSuchResult(LookupError):
-    """The test set has no image with that number."""
-
-
-def _find(runtime: Runtime, name: str, version: str, number: str) -> tuple[ModelRow, ImageResult, int]:
-    model = load_model(runtime, name, version)
-    found = load_result(runtime, model, int(number) if number.isdigit() and len(number) < 10 else 0)
-    if found is None:
-        raise NoSuchResult(f"model version {version} has no test results")
-    result, total = found
-    if result is None:
-        raise NoSuchResult(f"model version {version} has no test image number {number[:12]}")
-    return model, result, total
+def _find(runtime: Runtime, name: str, version: str, number: str) -> FoundResult:
+    return model_result(runtime, console_context(runtime), name, version, number)[1]
 
 
 def _picture_url(name: str, version: str, number: int, picture: str) -> str:
     return f"{status_api_url(name, version)}/results/{number}/{picture}"
 
 
-def _body(name: str, version: str, model: ModelRow, result: ImageResult, total: int) -> str:
+def _body(name: str, version: str, found: FoundResult) -> str:
+    result, total, segmentation = found.result, found.total, found.segmentation
     image = _picture_url(name, version, result.number, "image")
-    segmentation = model.kind == "segmentation"
     overlay = "predicted-mask.png" if segmentation else "heatmap.png"
     choices = ""
     if segmentation:
@@ -102,37 +95,13 @@ async def result_page(runtime: Runtime, request: Request) -> Response:
     nav = project_nav(name, "models")
     back = f'<p><a href="{esc(model_url(name, version, "/metrics"))}">Back to the metrics</a></p>'
     try:
-        model, result, total = await run_in_threadpool(_find, runtime, name, version, number)
+        found = await run_in_threadpool(_find, runtime, name, version, number)
     except ServiceError as exc:
         return page("Test result", back, error=exc.message, status_code=exc.status, nav=nav)
     except NoSuchResult as exc:
         return page("Test result", back, error=str(exc), status_code=404, nav=nav)
-    title = f"Model version {version}: {short_name(result.source_ref)}"
-    return page(title, _body(name, version, model, result, total), nav=nav, scripts=ASSETS)
-
-
-def _image_type(data: bytes) -> str:
-    return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-
-
-def _picture(
-    runtime: Runtime, name: str, version: str, number: str, picture: str
-) -> tuple[bytes, str] | None:
-    model, result, _ = _find(runtime, name, version, number)
-    entry = result.entry
-    if entry is None:
-        raise NoSuchResult(f"the image {result.source_ref} is no longer in the project's datasets")
-    if picture == "image":
-        data = runtime.blobs.get(entry.image_sha256)
-        return data, _image_type(data)
-    if picture == "heatmap.png":
-        return overlays.heatmap_overlay(runtime.blobs, model, entry.image_sha256), "image/png"
-    found = (
-        overlays.predicted_mask_overlay(runtime.blobs, model, entry.image_sha256)
-        if picture == "predicted-mask.png"
-        else overlays.truth_mask_overlay(runtime.blobs, entry)
-    )
-    return (found, "image/png") if found is not None else None
+    title = f"Model version {version}: {short_name(found.result.source_ref)}"
+    return page(title, _body(name, version, found), nav=nav, scripts=ASSETS)
 
 
 async def picture(runtime: Runtime, request: Request) -> Response:
@@ -140,7 +109,9 @@ async def picture(runtime: Runtime, request: Request) -> Response:
     if which not in PICTURES:
         return PlainTextResponse("No such picture.", status_code=404)
     try:
-        found = await run_in_threadpool(_picture, runtime, name, version, number, which)
+        found = await run_in_threadpool(
+            result_picture, runtime, console_context(runtime), name, version, number, which
+        )
     except ServiceError as exc:
         return PlainTextResponse(exc.message, status_code=exc.status)
     except (NoSuchResult, BlobNotFound, LookupError) as exc:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from openlookout.console.calls import call, call_sync, console_context, every_page
+from openlookout.console.calls import call, console_context, every_page
 from openlookout.console.forms import first, read_form
 from openlookout.console.render import esc, page, project_nav, url_part, when
 from openlookout.console.routing import Binder, PageRoute
@@ -63,7 +63,7 @@ def _list_view(runtime: Runtime, name: str) -> tuple[list[dict[str, Any]], Readi
     location = {"Bucket": "", "Prefix": ""}
     if models:
         latest = max(models, key=lambda m: int(m["ModelVersion"]))
-        described = call_sync(
+        described = call(
             runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": latest["ModelVersion"]}
         )
         location.update(described["ModelDescription"].get("OutputConfig", {}).get("S3Location", {}))
@@ -152,7 +152,7 @@ async def create_model(runtime: Runtime, request: Request) -> Response:
     if values["description"]:
         params["Description"] = values["description"]
     try:
-        result = await call(runtime, "CreateModel", params)
+        result = await run_in_threadpool(call, runtime, "CreateModel", params)
     except ServiceError as exc:
         return await models_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
     version = result["ModelMetadata"]["ModelVersion"]
@@ -162,7 +162,9 @@ async def create_model(runtime: Runtime, request: Request) -> Response:
 async def model_status(runtime: Runtime, request: Request) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
     try:
-        described = await call(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})
+        described = await run_in_threadpool(
+            call, runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version}
+        )
     except ServiceError as exc:
         return JSONResponse({"message": exc.message}, status_code=exc.status)
     model = described["ModelDescription"]

@@ -15,22 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from openlookout.console.calls import call_sync, console_context
+from openlookout.console.calls import call, console_context
 from openlookout.console.forms import first, read_form
 from openlookout.console.render import esc, page, project_nav, url_part
 from openlookout.console.routing import Binder, Page, PageRoute
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.service.context import Runtime
-from openlookout.service.dataset_jobs import read_manifest
-from openlookout.service.entries import IngestError
-from openlookout.service.imports import import_labeled_source
+from openlookout.service.imports import import_labeled_source, import_manifest
 from openlookout.service.readiness import training_readiness
 
 DATASET_TYPES = ("train", "test")
@@ -43,9 +40,9 @@ def project_path(name: str) -> str:
 
 
 def _describe_datasets(runtime: Runtime, name: str) -> list[dict[str, Any]]:
-    description = call_sync(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
+    description = call(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
     return [
-        call_sync(runtime, "DescribeDataset", {"ProjectName": name, "DatasetType": item["DatasetType"]})[
+        call(runtime, "DescribeDataset", {"ProjectName": name, "DatasetType": item["DatasetType"]})[
             "DatasetDescription"
         ]
         for item in description.get("Datasets", [])
@@ -201,7 +198,7 @@ def _create_datasets(runtime: Runtime, name: str, form: dict[str, list[str]]) ->
     else:
         types = (first(form, "type"),)
     for dataset_type in types:
-        call_sync(runtime, "CreateDataset", {"ProjectName": name, "DatasetType": dataset_type})
+        call(runtime, "CreateDataset", {"ProjectName": name, "DatasetType": dataset_type})
 
 
 def _import_folder(runtime: Runtime, name: str, form: dict[str, list[str]]) -> None:
@@ -212,30 +209,8 @@ def _import_folder(runtime: Runtime, name: str, form: dict[str, list[str]]) -> N
     import_labeled_source(runtime, console_context(runtime), name, first(form, "type"), source, labeled)
 
 
-def manifest_object(uri: str) -> dict[str, str]:
-    """``s3://bucket/key`` as the S3Object of a DatasetSource."""
-    parts = urlsplit(uri.strip())
-    key = parts.path.lstrip("/")
-    if parts.scheme != "s3" or not parts.netloc or not key or parts.query or parts.fragment:
-        raise ValidationException(f"The manifest must be an S3 object URI like s3://bucket/key, not {uri!r}.")
-    return {"Bucket": parts.netloc, "Key": key}
-
-
 def _import_manifest(runtime: Runtime, name: str, form: dict[str, list[str]]) -> None:
-    dataset_type = first(form, "type")
-    uri = first(form, "manifest")
-    s3_object = manifest_object(uri)
-    target = {"ProjectName": name, "DatasetType": dataset_type}
-    if dataset_type not in {d["DatasetType"] for d in _describe_datasets(runtime, name)}:
-        source = {"GroundTruthManifest": {"S3Object": s3_object}}
-        call_sync(runtime, "CreateDataset", {**target, "DatasetSource": source})
-        return
-    canonical = f"s3://{s3_object['Bucket']}/{s3_object['Key']}"
-    try:
-        changes = read_manifest(runtime, canonical, None)
-    except IngestError as exc:
-        raise ValidationException(exc.message) from None
-    call_sync(runtime, "UpdateDatasetEntries", {**target, "Changes": changes})
+    import_manifest(runtime, console_context(runtime), name, first(form, "type"), first(form, "manifest"))
 
 
 FormWork = Callable[[Runtime, str, dict[str, list[str]]], None]
@@ -268,7 +243,7 @@ async def confirm_delete_dataset(
     title = f"Delete the {dataset_type} dataset"
     try:
         target = {"ProjectName": name, "DatasetType": dataset_type}
-        described = await run_in_threadpool(call_sync, runtime, "DescribeDataset", target)
+        described = await run_in_threadpool(call, runtime, "DescribeDataset", target)
     except ServiceError as exc:
         back = f'<p><a href="{esc(project_path(name))}">Back to the project</a></p>'
         return page(title, back, error=exc.message, status_code=exc.status, nav=nav)
@@ -295,7 +270,7 @@ async def delete_dataset(runtime: Runtime, request: Request) -> Response:
     name = request.path_params["name"]
     target = {"ProjectName": name, "DatasetType": request.path_params["dataset_type"]}
     try:
-        await run_in_threadpool(call_sync, runtime, "DeleteDataset", target)
+        await run_in_threadpool(call, runtime, "DeleteDataset", target)
     except ServiceError as exc:
         return await confirm_delete_dataset(runtime, request, error=exc.message, status_code=exc.status)
     return _back(name)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from openlookout.console.calls import call, call_sync, console_context, every_page
+from openlookout.console.calls import call, console_context, every_page
 from openlookout.console.forms import first, read_form
 from openlookout.console.render import esc, page, url_part, when
 from openlookout.console.routing import Binder, PageRoute
@@ -35,7 +35,7 @@ def _project_rows(runtime: Runtime) -> list[dict[str, Any]]:
     rows = []
     for project in every_page(runtime, "ListProjects", {}, "Projects"):
         name = project["ProjectName"]
-        description = call_sync(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
+        description = call(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
         rows.append(
             {
                 "name": name,
@@ -75,7 +75,7 @@ async def projects_page(
 async def create_project(runtime: Runtime, request: Request) -> Response:
     name = first(await read_form(request), "name")
     try:
-        await call(runtime, "CreateProject", {"ProjectName": name})
+        await run_in_threadpool(call, runtime, "CreateProject", {"ProjectName": name})
     except ServiceError as exc:
         return await projects_page(runtime, request, error=exc.message, status_code=exc.status)
     return RedirectResponse(f"/projects/{url_part(name)}", status_code=303)
@@ -83,7 +83,7 @@ async def create_project(runtime: Runtime, request: Request) -> Response:
 
 def _remaining(runtime: Runtime, name: str) -> tuple[list[str], list[str]]:
     """What the project still holds: (its dataset types, its model versions as text)."""
-    description = call_sync(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
+    description = call(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
     datasets = [d["DatasetType"] for d in description.get("Datasets", [])]
     try:
         models = every_page(runtime, "ListModels", {"ProjectName": name}, "Models")
@@ -93,7 +93,7 @@ def _remaining(runtime: Runtime, name: str) -> tuple[list[str], list[str]]:
 
 
 def _image_count(runtime: Runtime, name: str, dataset_type: str) -> int:
-    described = call_sync(runtime, "DescribeDataset", {"ProjectName": name, "DatasetType": dataset_type})
+    described = call(runtime, "DescribeDataset", {"ProjectName": name, "DatasetType": dataset_type})
     return int(described["DatasetDescription"].get("ImageStats", {}).get("Total", 0))
 
 
@@ -143,8 +143,8 @@ def _delete_project(runtime: Runtime, name: str, with_datasets: bool) -> None:
         datasets, models = _remaining(runtime, name)
         if not models:
             for dataset_type in datasets:
-                call_sync(runtime, "DeleteDataset", {"ProjectName": name, "DatasetType": dataset_type})
-    call_sync(runtime, "DeleteProject", {"ProjectName": name})
+                call(runtime, "DeleteDataset", {"ProjectName": name, "DatasetType": dataset_type})
+    call(runtime, "DeleteProject", {"ProjectName": name})
 
 
 async def delete_project(runtime: Runtime, request: Request) -> Response:

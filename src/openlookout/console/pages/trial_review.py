@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from openlookout.console.calls import call_sync, console_context
+from openlookout.console.calls import call, console_context
 from openlookout.console.forms import first, read_form
 from openlookout.console.pages.trials import ASSETS, status_text, trial_path, trials_path
 from openlookout.console.render import esc, page, project_nav, url_part
@@ -31,8 +31,7 @@ from openlookout.console.routing import Binder, PageRoute
 from openlookout.errors import ResourceNotFoundException, ServiceError
 from openlookout.service import trials as trial_service
 from openlookout.service.context import Runtime
-from openlookout.service.trials import AddedImages, TrialPage
-from openlookout.store.trials import TrialCounts, TrialImageRow, TrialRow
+from openlookout.service.trials import AddedImages, TrialCounts, TrialImageRow, TrialPage, TrialRow
 
 PAGE_SIZE = 100
 VERDICT_BUTTONS = (("confirm", "c", "Confirm"), ("normal", "n", "Normal"), ("anomaly", "a", "Anomaly"))
@@ -97,7 +96,7 @@ def _describe_page(runtime: Runtime, name: str, trial_id: int, filters: dict[str
 
 def _view(runtime: Runtime, name: str, trial_id: int, filters: dict[str, str]) -> tuple[TrialPage, list[str]]:
     view = _describe_page(runtime, name, trial_id, filters)
-    description = call_sync(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
+    description = call(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
     # The train dataset first: it is where verified images usually go.
     datasets = sorted((d["DatasetType"] for d in description.get("Datasets", [])), key=lambda t: t != "train")
     return view, datasets

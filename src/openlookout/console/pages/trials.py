@@ -22,7 +22,7 @@ from openlookout.errors import ServiceError
 from openlookout.service import trials as trial_service
 from openlookout.service.context import Runtime
 from openlookout.service.states import MODEL_TRAINED
-from openlookout.store.trials import TrialRow
+from openlookout.service.trials import TrialRow
 
 ASSETS = ("trials.js", "trials.css")
 
