@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from typing import Any
@@ -58,7 +59,7 @@ def test_projects_page_create_and_delete_through_forms(server: Any, lv: Any) -> 
 
         web.post("/projects/bolts/datasets", data={"type": "train"})
         confirm = web.get("/projects/bolts/delete")
-        assert confirm.status_code == 200 and "dataset &#x27;train&#x27;" in confirm.text
+        assert confirm.status_code == 200 and "dataset 'train'" in html.unescape(confirm.text)
         refused = web.post("/projects/bolts/delete")
         assert refused.status_code == 409 and "delete them before the project" in refused.text
 
@@ -75,8 +76,8 @@ def test_project_deleted_together_with_its_datasets(server: Any, lv: Any) -> Non
         for seed in range(2):
             assert _upload(web, "crates", png_image(seed=seed), f"c{seed}.png").status_code == 200
         confirm = web.get("/projects/crates/delete")
-        assert "dataset &#x27;train&#x27; (2 images)" in confirm.text
-        assert "dataset &#x27;test&#x27; (0 images)" in confirm.text
+        shown = html.unescape(confirm.text)
+        assert "dataset 'train' (2 images)" in shown and "dataset 'test' (0 images)" in shown
         assert 'name="datasets" value="yes"' in confirm.text
         deleted = web.post("/projects/crates/delete", data={"datasets": "yes"})
         assert deleted.status_code == 200 and "No projects yet" in deleted.text

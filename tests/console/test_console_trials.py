@@ -5,6 +5,7 @@ to check that the images already checked are shown and reviewable before the tri
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Callable
@@ -168,9 +169,9 @@ def test_trials_page_without_a_trained_model(server: Any, lv: Any) -> None:
         assert page.status_code == 200 and "No trained model yet" in page.text
         refused = web.post("/projects/fresh/trials", data={"model": "1", "source": "/tmp"})
         assert refused.status_code == 404
-        assert "Model version 1 of project &#x27;fresh&#x27; does not exist" in refused.text
+        assert "Model version 1 of project 'fresh' does not exist" in html.unescape(refused.text)
         gone = web.get("/projects/ghost/trials")
-        assert gone.status_code == 404 and "Project &#x27;ghost&#x27; does not exist" in gone.text
+        assert gone.status_code == 404 and "Project 'ghost' does not exist" in html.unescape(gone.text)
 
 
 # --- a RUNNING trial, its state written through the store --------------------------------------

@@ -20,7 +20,7 @@ from openlookout.api.extensions import extension_routes
 from openlookout.api.heatmap import heatmap_routes
 from openlookout.api.http import new_request_id
 from openlookout.api.wire import Handler, WireApi
-from openlookout.console import console_routes
+from openlookout.console.routes import console_routes
 from openlookout.service.context import Runtime
 from openlookout.service.operations import OPERATIONS
 from openlookout.spec.loader import load_service_model

@@ -1,5 +1,1 @@
-"""The web console: server-rendered pages on the API server, built on the service layer."""
-
-from openlookout.console.routes import console_routes
-
-__all__ = ["console_routes"]
+"""The web console: server-rendered pages (Jinja2 templates) on the API server, over the service layer."""

@@ -3,15 +3,17 @@
 ``pr_curve`` sweeps the decision threshold over every distinct anomaly score (an image counts as
 anomalous when its score is at or above the threshold); ``operating_point`` is the precision and
 recall of the model's own decisions (same conventions as the training metrics: 0 when nothing is
-predicted anomalous or nothing is anomalous); ``pr_plot_svg`` draws both, with axis labels.
+predicted anomalous or nothing is anomalous); ``plot_layout`` places both for the SVG template
+``pr_plot.svg``, with axis labels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from openlookout.console.render import esc
+from openlookout.console.templating import TEMPLATES
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 48
 TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # At most this many points get a marker (every n-th point beyond it); the curve keeps them all.
 MAX_MARKERS = 200
+PLOT_TEMPLATE = "pr_plot.svg"
 
 
 def _x(recall: float) -> float:
@@ -71,60 +74,52 @@ def _y(precision: float) -> float:
     return HEIGHT - BOTTOM - precision * (HEIGHT - TOP - BOTTOM)
 
 
-def _axes() -> str:
+def plot_layout(points: Sequence[PRPoint], operating: tuple[float, float] | None) -> dict[str, Any]:
+    """Everything ``templates/pr_plot.svg`` draws, as numbers already formatted for SVG.
+
+    The curve goes through every point; every point is marked (every n-th beyond ``MAX_MARKERS``);
+    ``operating`` (precision, recall) is the model's own decision, drawn as a ring. Markers carry
+    their numbers as ``data-*`` attributes.
+    """
     x0, y0, x1, y1 = _x(0), _y(0), _x(1), _y(1)
-    parts = [
-        f'<rect x="{x0}" y="{y1}" width="{x1 - x0}" height="{y0 - y1}" class="frame"/>',
-    ]
-    for tick in TICKS:
-        parts.append(f'<line x1="{_x(tick):.1f}" y1="{y0}" x2="{_x(tick):.1f}" y2="{y0 + 5}" class="tick"/>')
-        parts.append(
-            f'<text x="{_x(tick):.1f}" y="{y0 + 18}" text-anchor="middle" class="tick-label">{tick:g}</text>'
-        )
-        parts.append(f'<line x1="{x0 - 5}" y1="{_y(tick):.1f}" x2="{x0}" y2="{_y(tick):.1f}" class="tick"/>')
-        parts.append(
-            f'<text x="{x0 - 8}" y="{_y(tick) + 4:.1f}" text-anchor="end" class="tick-label">{tick:g}</text>'
-        )
-    centre = (x0 + x1) / 2
-    parts.append(
-        f'<text x="{centre:.1f}" y="{HEIGHT - 8}" text-anchor="middle" class="axis-label">Recall</text>'
-    )
-    middle = (y0 + y1) / 2
-    parts.append(
-        f'<text x="14" y="{middle:.1f}" text-anchor="middle" class="axis-label" '
-        f'transform="rotate(-90 14 {middle:.1f})">Precision</text>'
-    )
-    return "".join(parts)
+    step = -(-len(points) // MAX_MARKERS) if points else 1
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "frame": {"x": x0, "y": y1, "width": x1 - x0, "height": y0 - y1},
+        "x_ticks": [{"at": f"{_x(t):.1f}", "y": y0, "label": f"{t:g}"} for t in TICKS],
+        "y_ticks": [
+            {"at": f"{_y(t):.1f}", "label_at": f"{_y(t) + 4:.1f}", "x": x0, "label": f"{t:g}"} for t in TICKS
+        ],
+        "x_label": {"x": f"{(x0 + x1) / 2:.1f}", "y": HEIGHT - 8},
+        "y_label": {"y": f"{(y0 + y1) / 2:.1f}"},
+        "curve": _path(points) if points else "",
+        "markers": [
+            {
+                "cx": f"{_x(p.recall):.2f}",
+                "cy": f"{_y(p.precision):.2f}",
+                "threshold": f"{p.threshold:.6f}",
+                "precision": f"{p.precision:.6f}",
+                "recall": f"{p.recall:.6f}",
+                "title": f"{_describe(p.precision, p.recall)} at score {p.threshold:.3f}",
+            }
+            for p in points[::step]
+        ],
+        "operating": None
+        if operating is None
+        else {
+            "cx": f"{_x(operating[1]):.2f}",
+            "cy": f"{_y(operating[0]):.2f}",
+            "precision": f"{operating[0]:.6f}",
+            "recall": f"{operating[1]:.6f}",
+            "title": f"the model's threshold: {_describe(*operating)}",
+        },
+    }
 
 
 def pr_plot_svg(points: Sequence[PRPoint], operating: tuple[float, float] | None) -> str:
-    """The curve through ``points`` with each point marked (every n-th beyond ``MAX_MARKERS``), and
-    ``operating`` (precision, recall) as a distinct marker. Markers carry their numbers as ``data-*``
-    attributes."""
-    parts = [
-        f'<svg class="pr-plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="Precision-recall curve">',
-        _axes(),
-    ]
-    if points:
-        parts.append(f'<polyline points="{_path(points)}" class="curve"/>')
-        step = -(-len(points) // MAX_MARKERS)
-        for p in points[::step]:
-            parts.append(
-                f'<circle cx="{_x(p.recall):.2f}" cy="{_y(p.precision):.2f}" r="3" class="pr-point" '
-                f'data-threshold="{p.threshold:.6f}" data-precision="{p.precision:.6f}" '
-                f'data-recall="{p.recall:.6f}"><title>{esc(_describe(p.precision, p.recall))} at '
-                f"score {p.threshold:.3f}</title></circle>"
-            )
-    if operating is not None:
-        precision, recall = operating
-        parts.append(
-            f'<circle cx="{_x(recall):.2f}" cy="{_y(precision):.2f}" r="7" class="operating-point" '
-            f'data-precision="{precision:.6f}" data-recall="{recall:.6f}">'
-            f"<title>the model's threshold: {esc(_describe(precision, recall))}</title></circle>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    """The plot of ``plot_layout`` as SVG text (the template the metrics page includes)."""
+    return TEMPLATES.get_template(PLOT_TEMPLATE).render(plot=plot_layout(points, operating)).strip()
 
 
 def _path(points: Sequence[PRPoint]) -> str:

@@ -1,19 +1,28 @@
-"""What a page module needs to declare its routes: ``PageRoute`` and the ``bind`` signature."""
+"""How console pages become endpoints: HTML-only routes, plain functions, the cross-site check.
+
+A page module lists its routes in ``routes(console: Binder)``. A page that only reads is a plain
+function ``(runtime, request) -> Response`` and becomes a plain ``def`` endpoint, which Starlette
+runs in its thread pool. An action (a form post or a JSON post) is a plain function
+``(runtime, request, body) -> Response``: its endpoint refuses posts from pages of other sites,
+reads the body and runs the function in the thread pool.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from openlookout.service.context import Runtime
 
-Page = Callable[[Runtime, Request], Awaitable[Response]]
-Endpoint = Callable[[Request], Awaitable[Response]]
-Binder = Callable[[Page], Endpoint]
+Page = Callable[[Runtime, Request], Response]
+Action = Callable[[Runtime, Request, bytes], Response]
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class PageRoute(Route):
@@ -30,3 +39,49 @@ class PageRoute(Route):
             if b"text/html" not in accept:
                 return Match.NONE, {}
         return super().matches(scope)
+
+
+def cross_site(request: Request) -> bool:
+    """True when a state-changing request comes from a page of another origin (CSRF).
+
+    Browsers send ``Origin`` on every POST (and ``Sec-Fetch-Site``); a request without either is
+    not from a browser page and carries no ambient credentials worth forging.
+    """
+    if request.method not in UNSAFE_METHODS:
+        return False
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin == "null"
+    host = request.headers.get("host", "")
+    return urlsplit(origin).netloc.lower() != host.lower()
+
+
+class Binder:
+    """Turns page functions into endpoints bound to one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def page(self, fn: Page) -> Callable[[Request], Response]:
+        """A plain endpoint for a page that only reads."""
+        runtime = self.runtime
+
+        def endpoint(request: Request) -> Response:
+            return fn(runtime, request)
+
+        return endpoint
+
+    def action(self, fn: Action) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint for a post: the cross-site check, the body, then ``fn`` in the thread pool."""
+        runtime = self.runtime
+
+        async def endpoint(request: Request) -> Response:
+            if cross_site(request):
+                return PlainTextResponse("Refused: this form was sent from another site.", status_code=403)
+            body = await request.body()
+            return await run_in_threadpool(fn, runtime, request, body)
+
+        return endpoint

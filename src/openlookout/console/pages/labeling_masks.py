@@ -2,18 +2,14 @@
 
 ``GET /console/api/projects/{name}/datasets/{type}/mask?ref=...`` answers
 ``{"width", "height", "types": [{"name", "color"}], "runs"}`` (see ``service.masks``; no runs
-when the image has no mask). ``POST`` to the same address takes the editor's label map, builds the
-colour-indexed PNG, stores it as a blob and applies UpdateDatasetEntries with a Ground Truth line
-that keeps the image's source-ref and label attribute, labels it anomaly and points its
-``anomaly-mask-ref`` at ``upload://<sha256>/<name>`` (the service reads such refs from its blob
-store). Nothing painted means the image stays anomaly without a mask.
+when the image has no mask). ``POST`` to the same address takes the editor's label map and saves
+it as the image's mask (``service.masks.save_mask``: an entry edit applied within the request).
 """
 
 from __future__ import annotations
 
 import json
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -33,16 +29,15 @@ def _target(request: Request) -> tuple[str, str, str]:
     return p["name"], p["dataset_type"], request.query_params.get("ref", "")
 
 
-async def get_mask(runtime: Runtime, request: Request) -> Response:
+def get_mask(runtime: Runtime, request: Request) -> Response:
     try:
-        document = await run_in_threadpool(read_mask, runtime, console_context(runtime), *_target(request))
+        document = read_mask(runtime, console_context(runtime), *_target(request))
     except ServiceError as exc:
         return JSONResponse({"message": exc.message}, status_code=exc.status)
     return JSONResponse(document, headers={"Cache-Control": "no-store"})
 
 
-async def post_mask(runtime: Runtime, request: Request) -> Response:
-    body = await request.body()
+def post_mask(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
         if len(body) > MAX_BODY_BYTES:
             raise ValidationException(f"The mask is larger than {MAX_BODY_BYTES} bytes.")
@@ -50,18 +45,16 @@ async def post_mask(runtime: Runtime, request: Request) -> Response:
             document = json.loads(body)
         except (ValueError, RecursionError):
             raise ValidationException("The mask must be sent as JSON.") from None
-        result = await run_in_threadpool(
-            save_mask, runtime, console_context(runtime), *_target(request), document
-        )
+        result = save_mask(runtime, console_context(runtime), *_target(request), document)
     except ServiceError as exc:
         return JSONResponse({"message": exc.message}, status_code=exc.status)
     return JSONResponse(result)
 
 
-def routes(bind: Binder) -> list[BaseRoute]:
+def routes(console: Binder) -> list[BaseRoute]:
     """Reading and saving an image's mask (JSON)."""
     path = "/console/api/projects/{name}/datasets/{dataset_type}/mask"
     return [
-        Route(path, bind(get_mask), methods=["GET"]),
-        Route(path, bind(post_mask), methods=["POST"]),
+        Route(path, console.page(get_mask), methods=["GET"], name="label_mask"),
+        Route(path, console.action(post_mask), methods=["POST"]),
     ]

@@ -1,102 +1,45 @@
-"""One model version (``/projects/{name}/models/{version}``): live status, hosting, deletion.
+"""One model version (``/projects/{name}/models/{version}``): live status, hosting, packages, deletion.
 
 Hosting starts with StartModel (MinInferenceUnits, optional MaxInferenceUnits) and stops with
-StopModel; deletion asks for confirmation on its own page, then sends DeleteModel. The status
-updates itself while it is transitional (``models.js`` polls the status JSON and reloads the page
-when the model settles). The packaging section comes from ``model_packaging``.
+StopModel; edge packages start with StartModelPackagingJob (``model_packaging`` builds its
+parameters); deletion asks for confirmation on its own page, then sends DeleteModel. The status
+updates itself while it is transitional (``models.js`` polls the status JSON and swaps in the page
+when the model settles).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
 from openlookout.console.calls import call
-from openlookout.console.forms import first, read_form
-from openlookout.console.pages.model_packaging import packaging_section, packaging_view
-from openlookout.console.pages.models import ASSETS, model_url, percent, status_cell
-from openlookout.console.render import esc, page, project_nav, url_part, when
+from openlookout.console.forms import first, parse_form
+from openlookout.console.pages.model_packaging import (
+    DEFAULT_TARGET,
+    FIELDS,
+    TARGETS,
+    job_output,
+    packaging_jobs,
+    packaging_params,
+)
+from openlookout.console.pages.models import model_context
 from openlookout.console.routing import Binder, PageRoute
+from openlookout.console.templating import render
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.service.context import Runtime
-
-STARTABLE = ("TRAINED", "HOSTING_FAILED")
-STOPPABLE = ("HOSTED", "STARTING_HOSTING", "HOSTING_FAILED", "SYSTEM_UPDATING")
-WITH_METRICS = (
-    "TRAINED",
-    "STARTING_HOSTING",
-    "HOSTED",
-    "HOSTING_FAILED",
-    "STOPPING_HOSTING",
-    "SYSTEM_UPDATING",
+from openlookout.service.states import (
+    MODEL_PACKABLE,
+    MODEL_STARTABLE,
+    MODEL_STOPPABLE,
+    MODEL_TRAINED,
+    PACKAGING_ACTIVE,
 )
 
 
-def _view(runtime: Runtime, name: str, version: str) -> dict[str, Any]:
-    model = call(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})
-    return {"model": model["ModelDescription"], "packaging": packaging_view(runtime, name, version)}
-
-
-def _summary(name: str, model: dict[str, Any]) -> str:
-    version = model["ModelVersion"]
-    location = model.get("OutputConfig", {}).get("S3Location", {})
-    output = f"s3://{location.get('Bucket', '')}/{location.get('Prefix', '')}"
-    units = ""
-    if "MinInferenceUnits" in model:
-        units = f"<dt>Inference units</dt><dd>{model['MinInferenceUnits']}"
-        maximum = model.get("MaxInferenceUnits", model["MinInferenceUnits"])
-        units += f" to {maximum}" if maximum != model["MinInferenceUnits"] else ""
-        units += "</dd>"
-    return (
-        f'<dl class="model-summary"><dt>Status</dt><dd>{status_cell(name, version, model["Status"])}</dd>'
-        f'<dt>Message</dt><dd class="model-message">{esc(model.get("StatusMessage", ""))}</dd>'
-        f"<dt>Created</dt><dd>{esc(when(model.get('CreationTimestamp')))}</dd>"
-        f"<dt>Description</dt><dd>{esc(model.get('Description', ''))}</dd>"
-        f"<dt>Output</dt><dd>{esc(output)}</dd>{units}</dl>"
-    )
-
-
-def _performance(name: str, model: dict[str, Any]) -> str:
-    if model["Status"] not in WITH_METRICS or "Performance" not in model:
-        return ""
-    scores = model["Performance"]
-    return (
-        '<section id="performance"><h2>Performance</h2>'
-        f'<p class="scores">F1 {percent(scores.get("F1Score"))}, '
-        f"precision {percent(scores.get('Precision'))}, recall {percent(scores.get('Recall'))}</p>"
-        f'<p><a href="{esc(model_url(name, model["ModelVersion"], "/metrics"))}">Metrics and test results</a>'
-        "</p></section>"
-    )
-
-
-def _hosting(name: str, model: dict[str, Any], values: dict[str, str]) -> str:
-    version, status = model["ModelVersion"], model["Status"]
-    parts = ['<section id="hosting"><h2>Hosting</h2>']
-    if status in STARTABLE:
-        parts.append(
-            f'<form method="post" action="{esc(model_url(name, version, "/start"))}"'
-            ' class="inline start-form"><label>Min inference units <input name="min_units" size="4"'
-            f' value="{esc(values.get("min_units", "1"))}">'
-            f'</label><label>Max inference units <input name="max_units" size="4" '
-            f'value="{esc(values.get("max_units", ""))}" placeholder="optional"></label>'
-            "<button>Start hosting</button></form>"
-        )
-    if status in STOPPABLE:
-        parts.append(
-            f'<form method="post" action="{esc(model_url(name, version, "/stop"))}" class="inline stop-form">'
-            "<button>Stop hosting</button></form>"
-        )
-    if len(parts) == 1:
-        parts.append(f"<p>The model cannot be hosted while it is {esc(status)}.</p>")
-    parts.append("</section>")
-    return "".join(parts)
-
-
-async def model_page(
+def model_page(
     runtime: Runtime,
     request: Request,
     error: str | None = None,
@@ -104,24 +47,34 @@ async def model_page(
     values: dict[str, str] | None = None,
 ) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
-    nav = project_nav(name, "models")
-    title = f"Model version {version}"
+    context: dict[str, Any] = {
+        "title": f"Model version {version}",
+        **model_context(name),
+        "version": version,
+        "error": error,
+    }
     try:
-        view = await run_in_threadpool(_view, runtime, name, version)
+        model = call(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})[
+            "ModelDescription"
+        ]
+        jobs = packaging_jobs(runtime, name, version)
     except ServiceError as exc:
-        back = f'<p><a href="/projects/{url_part(name)}/models">Back to models</a></p>'
-        return page(title, back, error=exc.message, status_code=exc.status, nav=nav)
-    model = view["model"]
-    delete_url = esc(model_url(name, version, "/delete"))
-    delete = f'<p><a class="danger-link" href="{delete_url}">Delete this model</a></p>'
-    body = (
-        _summary(name, model)
-        + _performance(name, model)
-        + _hosting(name, model, values or {})
-        + packaging_section(name, model, view["packaging"], values or {})
-        + delete
+        return render(
+            request, "model.html", {**context, "model": None, "error": exc.message}, status_code=exc.status
+        )
+    location = model.get("OutputConfig", {}).get("S3Location", {})
+    context.update(
+        model=model,
+        output=f"s3://{location.get('Bucket', '')}/{location.get('Prefix', '')}",
+        jobs=[{**job, "output": job_output(job)} for job in jobs],
+        jobs_running=any(job["Status"] in PACKAGING_ACTIVE for job in jobs),
+        values=values or {},
+        states={"startable": MODEL_STARTABLE, "stoppable": MODEL_STOPPABLE, "packable": MODEL_PACKABLE},
+        with_metrics=MODEL_TRAINED,
+        targets=[(key, title) for key, (title, _) in TARGETS.items()],
+        default_target=DEFAULT_TARGET,
     )
-    return page(title, body, error=error, status_code=status_code, nav=nav, scripts=ASSETS)
+    return render(request, "model.html", context, status_code=status_code)
 
 
 def _units(text: str, field: str) -> int:
@@ -130,9 +83,16 @@ def _units(text: str, field: str) -> int:
     return int(text)
 
 
-async def start_hosting(runtime: Runtime, request: Request) -> Response:
+def _back_to_model(request: Request, fragment: str = "") -> RedirectResponse:
+    p = request.path_params
+    return RedirectResponse(
+        request.url_for("model", name=p["name"], version=p["version"]).path + fragment, 303
+    )
+
+
+def start_hosting(runtime: Runtime, request: Request, body: bytes) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
-    form = await read_form(request)
+    form = parse_form(body)
     values = {"min_units": first(form, "min_units"), "max_units": first(form, "max_units")}
     try:
         params: dict[str, Any] = {
@@ -142,52 +102,64 @@ async def start_hosting(runtime: Runtime, request: Request) -> Response:
         }
         if values["max_units"]:
             params["MaxInferenceUnits"] = _units(values["max_units"], "MaxInferenceUnits")
-        await run_in_threadpool(call, runtime, "StartModel", params)
+        call(runtime, "StartModel", params)
     except ServiceError as exc:
-        return await model_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
-    return RedirectResponse(model_url(name, version), status_code=303)
+        return model_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
+    return _back_to_model(request)
 
 
-async def stop_hosting(runtime: Runtime, request: Request) -> Response:
+def stop_hosting(runtime: Runtime, request: Request, body: bytes) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
     try:
-        await run_in_threadpool(call, runtime, "StopModel", {"ProjectName": name, "ModelVersion": version})
+        call(runtime, "StopModel", {"ProjectName": name, "ModelVersion": version})
     except ServiceError as exc:
-        return await model_page(runtime, request, error=exc.message, status_code=exc.status)
-    return RedirectResponse(model_url(name, version), status_code=303)
+        return model_page(runtime, request, error=exc.message, status_code=exc.status)
+    return _back_to_model(request)
 
 
-async def confirm_delete(
+def start_packaging(runtime: Runtime, request: Request, body: bytes) -> Response:
+    name, version = request.path_params["name"], request.path_params["version"]
+    form = parse_form(body)
+    values = {key: first(form, key) for key in FIELDS}
+    try:
+        call(runtime, "StartModelPackagingJob", packaging_params(name, version, values))
+    except ServiceError as exc:
+        return model_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
+    return _back_to_model(request, "#packaging")
+
+
+def confirm_delete(
     runtime: Runtime, request: Request, error: str | None = None, status_code: int = 200
 ) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
-    body = (
-        f"<p>Model version <strong>{esc(version)}</strong> of project <strong>{esc(name)}</strong> will be "
-        "deleted: its detector, its metrics and its tags. Its version number is not reused.</p>"
-        f'<form method="post" action="{esc(model_url(name, version, "/delete"))}">'
-        '<button class="danger">Delete model</button> '
-        f'<a href="{esc(model_url(name, version))}">Cancel</a></form>'
-    )
-    nav = project_nav(name, "models")
-    return page(f"Delete model version {version}", body, error=error, status_code=status_code, nav=nav)
+    context = {
+        "title": f"Delete model version {version}",
+        **model_context(name),
+        "version": version,
+        "error": error,
+    }
+    return render(request, "model_delete.html", context, status_code=status_code)
 
 
-async def delete_model(runtime: Runtime, request: Request) -> Response:
+def delete_model(runtime: Runtime, request: Request, body: bytes) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
     try:
-        await run_in_threadpool(call, runtime, "DeleteModel", {"ProjectName": name, "ModelVersion": version})
+        call(runtime, "DeleteModel", {"ProjectName": name, "ModelVersion": version})
     except ServiceError as exc:
-        return await confirm_delete(runtime, request, error=exc.message, status_code=exc.status)
-    return RedirectResponse(f"/projects/{url_part(name)}/models", status_code=303)
+        return confirm_delete(runtime, request, error=exc.message, status_code=exc.status)
+    return RedirectResponse(request.url_for("models", name=name).path, status_code=303)
 
 
-def routes(bind: Binder) -> list[BaseRoute]:
-    """The model page, hosting and deletion."""
+def routes(console: Binder) -> list[BaseRoute]:
+    """The model page, hosting, packaging and deletion."""
     base = "/projects/{name}/models/{version}"
     return [
-        PageRoute(base, bind(model_page), methods=["GET"]),
-        PageRoute(base + "/start", bind(start_hosting), methods=["POST"]),
-        PageRoute(base + "/stop", bind(stop_hosting), methods=["POST"]),
-        PageRoute(base + "/delete", bind(confirm_delete), methods=["GET"]),
-        PageRoute(base + "/delete", bind(delete_model), methods=["POST"]),
+        PageRoute(base, console.page(model_page), methods=["GET"], name="model"),
+        PageRoute(base + "/start", console.action(start_hosting), methods=["POST"], name="model_start"),
+        PageRoute(base + "/stop", console.action(stop_hosting), methods=["POST"], name="model_stop"),
+        PageRoute(
+            base + "/packages", console.action(start_packaging), methods=["POST"], name="model_package"
+        ),
+        PageRoute(base + "/delete", console.page(confirm_delete), methods=["GET"], name="model_delete"),
+        PageRoute(base + "/delete", console.action(delete_model), methods=["POST"]),
     ]
