@@ -107,6 +107,15 @@ def result_picture(
     entry = found.result.entry
     if entry is None:
         raise NoSuchResult(f"the image {found.result.source_ref} is no longer in the project's datasets")
+    try:
+        return _picture(runtime, model, entry, picture)
+    except BlobNotFound as exc:
+        raise NoSuchResult(f"a stored file of {found.result.source_ref} is missing ({exc})") from None
+
+
+def _picture(
+    runtime: Runtime, model: ModelRow, entry: TrainingEntry, picture: str
+) -> tuple[bytes, str] | None:
     if picture == "image":
         data = runtime.blobs.get(entry.image_sha256)
         return data, "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"

@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from openlookout.blobs.base import BlobNotFound
 from openlookout.console.calls import console_context
 from openlookout.console.pages.models import model_context
 from openlookout.console.routing import Binder, PageRoute
@@ -59,7 +58,7 @@ def picture(runtime: Runtime, request: Request) -> Response:
         found = result_picture(runtime, console_context(runtime), name, version, number, which)
     except ServiceError as exc:
         return PlainTextResponse(exc.message, status_code=exc.status)
-    except (NoSuchResult, BlobNotFound, LookupError) as exc:
+    except LookupError as exc:  # NoSuchResult and a model without an exported detector
         return PlainTextResponse(str(exc) or "Not found.", status_code=404)
     if found is None:
         return PlainTextResponse("This model or image has no such mask.", status_code=404)
