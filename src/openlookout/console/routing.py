@@ -14,15 +14,21 @@ from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
 
 Page = Callable[[Runtime, Request], Response]
 Action = Callable[[Runtime, Request, bytes], Response]
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def refusal_json(exc: ServiceError) -> JSONResponse:
+    """A refusal from the service as the JSON the pages' scripts read (``message``), with its status."""
+    return JSONResponse({"message": exc.message}, status_code=exc.status)
 
 
 class PageRoute(Route):

@@ -16,8 +16,10 @@ from urllib.parse import quote, urlencode
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
+
+from openlookout.errors import ServiceError
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -74,10 +76,25 @@ def _environment() -> jinja2.Environment:
 TEMPLATES = Jinja2Templates(env=_environment())
 
 
-def render(request: Request, name: str, context: Mapping[str, Any], *, status_code: int = 200) -> Response:
-    """The page ``name`` rendered with ``context`` (no error banner and no extra assets unless given)."""
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    refused: ServiceError | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The page ``name`` rendered with ``context``; a refusal from the service shows as the page's
+    error banner and sets its status code."""
     full = {"error": None, "assets": (), **context}
+    if refused is not None:
+        full["error"], status_code = refused.message, refused.status
     return TEMPLATES.TemplateResponse(request, name, full, status_code=status_code)
+
+
+def redirect(request: Request, route: str, fragment: str = "", **path_params: Any) -> RedirectResponse:
+    """303 See Other to the console route ``route`` (after a form post)."""
+    return RedirectResponse(request.url_for(route, **path_params).path + fragment, status_code=303)
 
 
 def render_fragment(request: Request, name: str, context: Mapping[str, Any]) -> str:

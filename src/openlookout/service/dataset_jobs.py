@@ -113,22 +113,17 @@ def run_source_import(runtime: Runtime, payload: dict[str, Any]) -> None:
 
 def run_entries_update(runtime: Runtime, payload: dict[str, Any]) -> None:
     """UpdateDatasetEntries: UPDATE_IN_PROGRESS -> UPDATE_COMPLETE | ..._ROLLBACK_COMPLETE."""
-    dataset_id = int(payload["dataset_id"])
-    changes_name = str(payload["changes_name"])
-
-    def batch() -> ParsedBatch:
-        parsed = parse_lines(manifest_lines(runtime.blobs.get_named(changes_name)), base=None)
-        if not parsed.candidates and parsed.error is None:
-            raise IngestError("the changes hold no dataset entries")
-        return parsed
-
-    _run_update(runtime, dataset_id, batch)
-    _forget_changes(runtime, changes_name)
+    _run_changes(runtime, payload, stored_files=False)
 
 
 def run_entries_edit(runtime: Runtime, payload: dict[str, Any]) -> None:
     """An edit of entries the dataset holds (``service.entry_edits``): as UpdateDatasetEntries, but
     each entry's image (and kept mask) comes from the service's own copy, not its source-ref."""
+    _run_changes(runtime, payload, stored_files=True)
+
+
+def _run_changes(runtime: Runtime, payload: dict[str, Any], *, stored_files: bool) -> None:
+    """Apply the stored Changes named in ``payload`` to its dataset, then drop them."""
     dataset_id = int(payload["dataset_id"])
     changes_name = str(payload["changes_name"])
 
@@ -136,7 +131,7 @@ def run_entries_edit(runtime: Runtime, payload: dict[str, Any]) -> None:
         parsed = parse_lines(manifest_lines(runtime.blobs.get_named(changes_name)), base=None)
         if not parsed.candidates and parsed.error is None:
             raise IngestError("the changes hold no dataset entries")
-        return with_stored_files(runtime, dataset_id, parsed)
+        return with_stored_files(runtime, dataset_id, parsed) if stored_files else parsed
 
     _run_update(runtime, dataset_id, batch)
     _forget_changes(runtime, changes_name)

@@ -259,16 +259,22 @@ def update_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[s
     dataset = read_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
     if dataset.status not in DATASET_STABLE:
         raise busy_conflict(project_name, dataset, "updated")
+    start_changes(runtime, project_name, dataset, bytes(changes), jobs.UPDATE_ENTRIES)
+    return {"Status": DatasetStatus.UPDATE_IN_PROGRESS}
+
+
+def start_changes(
+    runtime: Runtime, project_name: str, dataset: repo.DatasetRow, changes: bytes, kind: str
+) -> int:
+    """Keep ``changes`` (Ground Truth lines) for a job of ``kind`` that applies them, and start it
+    (``start_update``); the job id."""
     changes_name = f"dataset-changes/{uuid.uuid4().hex}.jsonl"
-    runtime.blobs.put_named(changes_name, bytes(changes))
+    runtime.blobs.put_named(changes_name, changes)
     try:
-        start_update(
-            runtime, project_name, dataset, job=(jobs.UPDATE_ENTRIES, {"changes_name": changes_name})
-        )
+        return start_update(runtime, project_name, dataset, job=(kind, {"changes_name": changes_name}))
     except Exception:
         runtime.blobs.delete_named(changes_name)
         raise
-    return {"Status": DatasetStatus.UPDATE_IN_PROGRESS}
 
 
 def start_update(runtime: Runtime, project_name: str, dataset: repo.DatasetRow, *, job: JobSpec) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import Connection
@@ -29,7 +28,7 @@ from openlookout.errors import ValidationException
 from openlookout.imaging.manifest import Label, ManifestError, new_entry, parse_line, render_entry
 from openlookout.service import dataset_jobs
 from openlookout.service.context import RequestContext, Runtime
-from openlookout.service.datasets import busy_conflict, read_dataset, start_update, wait_until_updated
+from openlookout.service.datasets import busy_conflict, read_dataset, start_changes, wait_until_updated
 from openlookout.service.entries import IngestError, ingest, manifest_lines, parse_lines, with_stored_files
 from openlookout.service.lookups import require_dataset
 from openlookout.service.states import DATASET_FAILED, DATASET_STABLE, DatasetStatus
@@ -58,7 +57,7 @@ def edit_entries(
         _edit_now(runtime, project_name, dataset, changes)
         outcome: repo.DatasetRow | None = read_dataset(runtime, ctx, project_name, dataset_type)
     else:
-        _edit_in_background(runtime, project_name, dataset, changes)
+        start_changes(runtime, project_name, dataset, changes, dataset_jobs.EDIT_ENTRIES)
         outcome = wait_until_updated(runtime, ctx, project_name, dataset_type, EDIT_WAIT_SECONDS)
     if outcome is None:
         raise ValidationException("The update is still running; reload the page in a moment to see it.")
@@ -88,20 +87,6 @@ def _edit_now(runtime: Runtime, project_name: str, dataset: repo.DatasetRow, cha
                 time.time(),
                 expect_status=DATASET_STABLE,
             )
-
-
-def _edit_in_background(
-    runtime: Runtime, project_name: str, dataset: repo.DatasetRow, changes: bytes
-) -> None:
-    changes_name = f"dataset-changes/{uuid.uuid4().hex}.jsonl"
-    runtime.blobs.put_named(changes_name, changes)
-    try:
-        start_update(
-            runtime, project_name, dataset, job=(dataset_jobs.EDIT_ENTRIES, {"changes_name": changes_name})
-        )
-    except Exception:
-        runtime.blobs.delete_named(changes_name)
-        raise
 
 
 def relabel(

@@ -66,19 +66,13 @@ def resolve_model(
     project = require_project(conn, ctx, project_name)
     if version == LATEST:
         model = model_store.latest_model(conn, project.id)
-        if model is None:
-            raise ResourceNotFoundException(
-                f"Project '{project_name}' has no models, so 'latest' names none.",
-                resource_id=model_resource_id(project_name, version),
-                resource_type="MODEL",
-            )
-        return project, model
-    model = model_store.get_model(conn, project.id, version_number(version))
+        missing = f"Project '{project_name}' has no models, so 'latest' names none."
+    else:
+        model = model_store.get_model(conn, project.id, version_number(version))
+        missing = f"Model version {version} of project '{project_name}' does not exist."
     if model is None:
         raise ResourceNotFoundException(
-            f"Model version {version} of project '{project_name}' does not exist.",
-            resource_id=model_resource_id(project_name, version),
-            resource_type="MODEL",
+            missing, resource_id=model_resource_id(project_name, version), resource_type="MODEL"
         )
     return project, model
 

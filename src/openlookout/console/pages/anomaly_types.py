@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from openlookout.console.calls import console_context
 from openlookout.console.forms import first, parse_form
 from openlookout.console.routing import Binder, PageRoute
-from openlookout.console.templating import render
+from openlookout.console.templating import redirect, render
 from openlookout.errors import ServiceError
 from openlookout.service.anomaly_types import AnomalyType, add_type, delete_type, project_types
 from openlookout.service.context import Runtime
@@ -37,8 +37,7 @@ def suggested_colour(types: list[AnomalyType]) -> str:
 def types_page(
     runtime: Runtime,
     request: Request,
-    error: str | None = None,
-    status_code: int = 200,
+    refused: ServiceError | None = None,
     typed: tuple[str, str] | None = None,
 ) -> Response:
     name = request.path_params["name"]
@@ -47,7 +46,6 @@ def types_page(
         "project": name,
         "section": "anomaly_types",
         "assets": ("mask-editor.css",),
-        "error": error,
     }
     try:
         types = project_types(runtime, console_context(runtime), name)
@@ -55,12 +53,12 @@ def types_page(
         return render(
             request,
             "anomaly_types.html",
-            {**context, "types": None, "error": exc.message},
-            status_code=exc.status,
+            {**context, "types": None},
+            refused=exc,
         )
     new_name, colour = typed if typed else ("", suggested_colour(types))
     context.update(types=types, new_name=new_name, new_colour=colour.lower())
-    return render(request, "anomaly_types.html", context, status_code=status_code)
+    return render(request, "anomaly_types.html", context, refused=refused)
 
 
 def add_type_post(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -70,8 +68,8 @@ def add_type_post(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
         add_type(runtime, console_context(runtime), project_name, name, colour)
     except ServiceError as exc:
-        return types_page(runtime, request, exc.message, exc.status, (name, colour))
-    return RedirectResponse(request.url_for("anomaly_types", name=project_name).path, status_code=303)
+        return types_page(runtime, request, exc, (name, colour))
+    return redirect(request, "anomaly_types", name=project_name)
 
 
 def delete_type_post(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -79,8 +77,8 @@ def delete_type_post(runtime: Runtime, request: Request, body: bytes) -> Respons
     try:
         delete_type(runtime, console_context(runtime), project_name, first(parse_form(body), "name"))
     except ServiceError as exc:
-        return types_page(runtime, request, exc.message, exc.status)
-    return RedirectResponse(request.url_for("anomaly_types", name=project_name).path, status_code=303)
+        return types_page(runtime, request, exc)
+    return redirect(request, "anomaly_types", name=project_name)
 
 
 def routes(console: Binder) -> list[BaseRoute]:

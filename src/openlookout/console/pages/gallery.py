@@ -79,7 +79,7 @@ def gallery_view(runtime: Runtime, request: Request) -> Response:
         view = gallery_page(runtime, console_context(runtime), name, dataset_type, wanted, token)
     except ServiceError as exc:
         failed = {**context, "switch": [dataset_type], "type_names": _type_names([], filters), "view": None}
-        return render(request, "gallery.html", {**failed, "error": exc.message}, status_code=exc.status)
+        return render(request, "gallery.html", failed, refused=exc)
     switch = [t for t in DATASET_TYPES if t == dataset_type or t in existing]
     names = _type_names(view.anomaly_types, filters)
     return render(request, "gallery.html", {**context, "switch": switch, "type_names": names, "view": view})
@@ -106,8 +106,8 @@ def apply_labels(runtime: Runtime, request: Request, body: bytes) -> Response:
             runtime, console_context(runtime), name, dataset_type, form.get("ref", []), first(form, "label")
         )
     except ServiceError as exc:
-        context = {"title": f"{name} / {dataset_type}", "back": back, "error": exc.message}
-        return render(request, "gallery_refused.html", context, status_code=exc.status)
+        context = {"title": f"{name} / {dataset_type}", "back": back}
+        return render(request, "gallery_refused.html", context, refused=exc)
     return RedirectResponse(back, status_code=303)
 
 

@@ -14,13 +14,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from openlookout.console.calls import console_context
 from openlookout.console.forms import first, parse_form
 from openlookout.console.pages.gallery import FILTERS, filter_query, gallery_filter, read_filters
-from openlookout.console.routing import Binder, PageRoute
+from openlookout.console.routing import Binder, PageRoute, refusal_json
 from openlookout.console.templating import render, with_query
 from openlookout.errors import ServiceError
 from openlookout.service import gallery
@@ -31,9 +31,7 @@ from openlookout.service.entry_edits import LABELS, relabel
 ASSETS = ("mask-editor.js", "mask-editor.css")
 
 
-def label_page(
-    runtime: Runtime, request: Request, error: str | None = None, status_code: int = 200
-) -> Response:
+def label_page(runtime: Runtime, request: Request, refused: ServiceError | None = None) -> Response:
     name = request.path_params["name"]
     dataset_type = request.path_params["dataset_type"]
     ref = request.query_params.get("ref", "")
@@ -47,7 +45,6 @@ def label_page(
         "filters": filters,
         "labels": LABELS,
         "assets": ASSETS,
-        "error": error,
     }
     ctx = console_context(runtime)
     try:
@@ -56,10 +53,10 @@ def label_page(
         )
         types = project_types(runtime, ctx, name)
     except ServiceError as exc:
-        failed = {**context, "title": "Label image", "view": None, "error": exc.message}
-        return render(request, "label.html", failed, status_code=exc.status)
+        failed = {**context, "title": "Label image", "view": None}
+        return render(request, "label.html", failed, refused=exc)
     editor = _editor_config(request, view, types)
-    return render(request, "label.html", {**context, "view": view, "editor": editor}, status_code=status_code)
+    return render(request, "label.html", {**context, "view": view, "editor": editor}, refused=refused)
 
 
 def _editor_config(request: Request, view: gallery.GalleryImage, types: list[Any]) -> dict[str, Any]:
@@ -94,7 +91,7 @@ def set_label(runtime: Runtime, request: Request, body: bytes) -> Response:
         _set_label(runtime, name, dataset_type, ref, first(form, "label"))
     except ServiceError as exc:
         request.scope["query_string"] = urlencode(query).encode()
-        return label_page(runtime, Request(request.scope), exc.message, exc.status)
+        return label_page(runtime, Request(request.scope), exc)
     page = request.url_for("label", name=name, dataset_type=dataset_type).path
     return RedirectResponse(with_query(page, query), status_code=303)
 
@@ -106,7 +103,7 @@ def image_file(runtime: Runtime, request: Request) -> Response:
     try:
         data, media = gallery.image_file(runtime, console_context(runtime), name, dataset_type, ref)
     except ServiceError as exc:
-        return JSONResponse({"message": exc.message}, status_code=exc.status)
+        return refusal_json(exc)
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=60"})
 
 

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from openlookout.console.calls import console_context
-from openlookout.console.routing import Binder
+from openlookout.console.routing import Binder, refusal_json
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.service.context import Runtime
 from openlookout.service.masks import read_mask, save_mask
@@ -33,7 +33,7 @@ def get_mask(runtime: Runtime, request: Request) -> Response:
     try:
         document = read_mask(runtime, console_context(runtime), *_target(request))
     except ServiceError as exc:
-        return JSONResponse({"message": exc.message}, status_code=exc.status)
+        return refusal_json(exc)
     return JSONResponse(document, headers={"Cache-Control": "no-store"})
 
 
@@ -47,7 +47,7 @@ def post_mask(runtime: Runtime, request: Request, body: bytes) -> Response:
             raise ValidationException("The mask must be sent as JSON.") from None
         result = save_mask(runtime, console_context(runtime), *_target(request), document)
     except ServiceError as exc:
-        return JSONResponse({"message": exc.message}, status_code=exc.status)
+        return refusal_json(exc)
     return JSONResponse(result)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from openlookout.console.calls import call
@@ -27,7 +27,7 @@ from openlookout.console.pages.model_packaging import (
 )
 from openlookout.console.pages.models import model_context
 from openlookout.console.routing import Binder, PageRoute
-from openlookout.console.templating import render
+from openlookout.console.templating import redirect, render
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.service.context import Runtime
 from openlookout.service.states import (
@@ -42,8 +42,7 @@ from openlookout.service.states import (
 def model_page(
     runtime: Runtime,
     request: Request,
-    error: str | None = None,
-    status_code: int = 200,
+    refused: ServiceError | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
@@ -51,7 +50,6 @@ def model_page(
         "title": f"Model version {version}",
         **model_context(name),
         "version": version,
-        "error": error,
     }
     try:
         model = call(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})[
@@ -59,9 +57,7 @@ def model_page(
         ]
         jobs = packaging_jobs(runtime, name, version)
     except ServiceError as exc:
-        return render(
-            request, "model.html", {**context, "model": None, "error": exc.message}, status_code=exc.status
-        )
+        return render(request, "model.html", {**context, "model": None}, refused=exc)
     location = model.get("OutputConfig", {}).get("S3Location", {})
     context.update(
         model=model,
@@ -74,20 +70,13 @@ def model_page(
         targets=[(key, title) for key, (title, _) in TARGETS.items()],
         default_target=DEFAULT_TARGET,
     )
-    return render(request, "model.html", context, status_code=status_code)
+    return render(request, "model.html", context, refused=refused)
 
 
 def _units(text: str, field: str) -> int:
     if not text.lstrip("-").isdigit():
         raise ValidationException(f"{field} must be a whole number.")
     return int(text)
-
-
-def _back_to_model(request: Request, fragment: str = "") -> RedirectResponse:
-    p = request.path_params
-    return RedirectResponse(
-        request.url_for("model", name=p["name"], version=p["version"]).path + fragment, 303
-    )
 
 
 def start_hosting(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -104,8 +93,8 @@ def start_hosting(runtime: Runtime, request: Request, body: bytes) -> Response:
             params["MaxInferenceUnits"] = _units(values["max_units"], "MaxInferenceUnits")
         call(runtime, "StartModel", params)
     except ServiceError as exc:
-        return model_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
-    return _back_to_model(request)
+        return model_page(runtime, request, refused=exc, values=values)
+    return redirect(request, "model", **request.path_params)
 
 
 def stop_hosting(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -113,8 +102,8 @@ def stop_hosting(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
         call(runtime, "StopModel", {"ProjectName": name, "ModelVersion": version})
     except ServiceError as exc:
-        return model_page(runtime, request, error=exc.message, status_code=exc.status)
-    return _back_to_model(request)
+        return model_page(runtime, request, refused=exc)
+    return redirect(request, "model", **request.path_params)
 
 
 def start_packaging(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -124,21 +113,18 @@ def start_packaging(runtime: Runtime, request: Request, body: bytes) -> Response
     try:
         call(runtime, "StartModelPackagingJob", packaging_params(name, version, values))
     except ServiceError as exc:
-        return model_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
-    return _back_to_model(request, "#packaging")
+        return model_page(runtime, request, refused=exc, values=values)
+    return redirect(request, "model", "#packaging", **request.path_params)
 
 
-def confirm_delete(
-    runtime: Runtime, request: Request, error: str | None = None, status_code: int = 200
-) -> Response:
+def confirm_delete(runtime: Runtime, request: Request, refused: ServiceError | None = None) -> Response:
     name, version = request.path_params["name"], request.path_params["version"]
     context = {
         "title": f"Delete model version {version}",
         **model_context(name),
         "version": version,
-        "error": error,
     }
-    return render(request, "model_delete.html", context, status_code=status_code)
+    return render(request, "model_delete.html", context, refused=refused)
 
 
 def delete_model(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -146,8 +132,8 @@ def delete_model(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
         call(runtime, "DeleteModel", {"ProjectName": name, "ModelVersion": version})
     except ServiceError as exc:
-        return confirm_delete(runtime, request, error=exc.message, status_code=exc.status)
-    return RedirectResponse(request.url_for("models", name=name).path, status_code=303)
+        return confirm_delete(runtime, request, refused=exc)
+    return redirect(request, "models", name=name)
 
 
 def routes(console: Binder) -> list[BaseRoute]:

@@ -60,8 +60,8 @@ def metrics_page(runtime: Runtime, request: Request) -> Response:
         ]
         evaluation = model_evaluation(runtime, console_context(runtime), name, version)
     except ServiceError as exc:
-        failed = {**context, "model": None, "evaluation": None, "error": exc.message}
-        return render(request, "model_metrics.html", failed, status_code=exc.status)
+        failed = {**context, "model": None, "evaluation": None}
+        return render(request, "model_metrics.html", failed, refused=exc)
     context.update(model=model, evaluation=evaluation)
     if evaluation is not None:
         metrics = evaluation.metrics

@@ -34,8 +34,8 @@ def result_page(runtime: Runtime, request: Request) -> Response:
         return render(
             request,
             "model_result.html",
-            {**context, "found": None, "error": exc.message},
-            status_code=exc.status,
+            {**context, "found": None},
+            refused=exc,
         )
     except NoSuchResult as exc:
         return render(

@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from openlookout.console.calls import call, console_context, every_page
 from openlookout.console.forms import first, parse_form
-from openlookout.console.routing import Binder, PageRoute
-from openlookout.console.templating import render
+from openlookout.console.routing import Binder, PageRoute, refusal_json
+from openlookout.console.templating import redirect, render
 from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
 from openlookout.service.readiness import training_readiness
@@ -55,25 +55,24 @@ def _output_location(runtime: Runtime, name: str, models: list[dict[str, Any]]) 
 def models_page(
     runtime: Runtime,
     request: Request,
-    error: str | None = None,
-    status_code: int = 200,
+    refused: ServiceError | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
     name = request.path_params["name"]
-    context = {"title": "Models", **model_context(name), "error": error}
+    context = {"title": "Models", **model_context(name)}
     try:
         models = every_page(runtime, "ListModels", {"ProjectName": name}, "Models")
         readiness = training_readiness(runtime, console_context(runtime), name)
         location = _output_location(runtime, name, models)
     except ServiceError as exc:
-        failed = {**context, "models": None, "error": exc.message}
-        return render(request, "models.html", failed, status_code=exc.status)
+        failed = {**context, "models": None}
+        return render(request, "models.html", failed, refused=exc)
     context.update(
         models=sorted(models, key=lambda m: int(m["ModelVersion"]), reverse=True),
         readiness=readiness,
         values=values or {"bucket": location.get("Bucket", ""), "prefix": location.get("Prefix", "")},
     )
-    return render(request, "models.html", context, status_code=status_code)
+    return render(request, "models.html", context, refused=refused)
 
 
 def create_model(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -87,9 +86,9 @@ def create_model(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
         result = call(runtime, "CreateModel", params)
     except ServiceError as exc:
-        return models_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
+        return models_page(runtime, request, refused=exc, values=values)
     version = result["ModelMetadata"]["ModelVersion"]
-    return RedirectResponse(request.url_for("model", name=name, version=version).path, status_code=303)
+    return redirect(request, "model", name=name, version=version)
 
 
 def model_status(runtime: Runtime, request: Request) -> Response:
@@ -97,7 +96,7 @@ def model_status(runtime: Runtime, request: Request) -> Response:
     try:
         described = call(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})
     except ServiceError as exc:
-        return JSONResponse({"message": exc.message}, status_code=exc.status)
+        return refusal_json(exc)
     model = described["ModelDescription"]
     body = {k: model[k] for k in STATUS_KEYS if k in model}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from openlookout.console.calls import call, console_context
 from openlookout.console.forms import Form, first, parse_form
 from openlookout.console.routing import Action, Binder, PageRoute
-from openlookout.console.templating import render
+from openlookout.console.templating import redirect, render
 from openlookout.errors import ServiceError, ValidationException
 from openlookout.service.context import Runtime
 from openlookout.service.imports import import_labeled_source, import_manifest
@@ -44,22 +44,14 @@ def _describe_datasets(runtime: Runtime, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def project_page(
-    runtime: Runtime, request: Request, error: str | None = None, status_code: int = 200
-) -> Response:
+def project_page(runtime: Runtime, request: Request, refused: ServiceError | None = None) -> Response:
     name = request.path_params["name"]
     try:
         datasets = _describe_datasets(runtime, name)
         readiness = training_readiness(runtime, console_context(runtime), name)
     except ServiceError as exc:
-        failed = {
-            "title": name,
-            "project": name,
-            "section": "project",
-            "datasets": None,
-            "error": exc.message,
-        }
-        return render(request, "project.html", failed, status_code=exc.status)
+        failed = {"title": name, "project": name, "section": "project", "datasets": None}
+        return render(request, "project.html", failed, refused=exc)
     context = {
         "title": name,
         "project": name,
@@ -70,9 +62,8 @@ def project_page(
         "busy": any(d["Status"].endswith("_IN_PROGRESS") for d in datasets),
         "dataset_types": DATASET_TYPES,
         "max_source_chars": MAX_SOURCE_CHARS,
-        "error": error,
     }
-    return render(request, "project.html", context, status_code=status_code)
+    return render(request, "project.html", context, refused=refused)
 
 
 def _create_datasets(runtime: Runtime, name: str, form: Form) -> None:
@@ -113,14 +104,14 @@ def form_action(work: FormWork) -> Action:
         try:
             work(runtime, name, parse_form(body))
         except ServiceError as exc:
-            return project_page(runtime, request, error=exc.message, status_code=exc.status)
-        return RedirectResponse(request.url_for("project", name=name).path, status_code=303)
+            return project_page(runtime, request, refused=exc)
+        return redirect(request, "project", name=name)
 
     return handler
 
 
 def confirm_delete_dataset(
-    runtime: Runtime, request: Request, error: str | None = None, status_code: int = 200
+    runtime: Runtime, request: Request, refused: ServiceError | None = None
 ) -> Response:
     name = request.path_params["name"]
     dataset_type = request.path_params["dataset_type"]
@@ -129,7 +120,6 @@ def confirm_delete_dataset(
         "project": name,
         "section": "project",
         "dataset_type": dataset_type,
-        "error": error,
     }
     try:
         target = {"ProjectName": name, "DatasetType": dataset_type}
@@ -137,9 +127,9 @@ def confirm_delete_dataset(
             "ImageStats", {}
         )
     except ServiceError as exc:
-        failed = {**context, "stats": None, "error": exc.message}
-        return render(request, "dataset_delete.html", failed, status_code=exc.status)
-    return render(request, "dataset_delete.html", context, status_code=status_code)
+        failed = {**context, "stats": None}
+        return render(request, "dataset_delete.html", failed, refused=exc)
+    return render(request, "dataset_delete.html", context, refused=refused)
 
 
 def delete_dataset(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -148,8 +138,8 @@ def delete_dataset(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
         call(runtime, "DeleteDataset", target)
     except ServiceError as exc:
-        return confirm_delete_dataset(runtime, request, error=exc.message, status_code=exc.status)
-    return RedirectResponse(request.url_for("project", name=name).path, status_code=303)
+        return confirm_delete_dataset(runtime, request, refused=exc)
+    return redirect(request, "project", name=name)
 
 
 def routes(console: Binder) -> list[BaseRoute]:

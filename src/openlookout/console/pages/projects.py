@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from openlookout.console.calls import call, console_context, every_page
 from openlookout.console.forms import first, parse_form
 from openlookout.console.routing import Binder, PageRoute
-from openlookout.console.templating import render
+from openlookout.console.templating import redirect, render
 from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
 from openlookout.service.readiness import training_readiness
@@ -56,11 +56,9 @@ def _project_rows(runtime: Runtime) -> list[dict[str, Any]]:
     return rows
 
 
-def projects_page(
-    runtime: Runtime, request: Request, error: str | None = None, status_code: int = 200
-) -> Response:
-    context = {"title": "Projects", "rows": _project_rows(runtime), "error": error}
-    return render(request, "projects.html", context, status_code=status_code)
+def projects_page(runtime: Runtime, request: Request, refused: ServiceError | None = None) -> Response:
+    context = {"title": "Projects", "rows": _project_rows(runtime)}
+    return render(request, "projects.html", context, refused=refused)
 
 
 def create_project(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -68,8 +66,8 @@ def create_project(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
         call(runtime, "CreateProject", {"ProjectName": name})
     except ServiceError as exc:
-        return projects_page(runtime, request, error=exc.message, status_code=exc.status)
-    return RedirectResponse(request.url_for("project", name=name).path, status_code=303)
+        return projects_page(runtime, request, refused=exc)
+    return redirect(request, "project", name=name)
 
 
 def _remaining(runtime: Runtime, name: str) -> tuple[list[str], list[str]]:
@@ -95,17 +93,15 @@ def _holdings(runtime: Runtime, name: str) -> Holdings:
     return Holdings(items, datasets, bool(models))
 
 
-def confirm_delete(
-    runtime: Runtime, request: Request, error: str | None = None, status_code: int = 200
-) -> Response:
+def confirm_delete(runtime: Runtime, request: Request, refused: ServiceError | None = None) -> Response:
     name = request.path_params["name"]
-    context: dict[str, Any] = {"title": f"Delete {name}", "name": name, "error": error}
+    context: dict[str, Any] = {"title": f"Delete {name}", "name": name}
     try:
         context["holdings"] = _holdings(runtime, name)
     except ServiceError as exc:
-        failed = {"title": "Delete project", "name": name, "holdings": None, "error": exc.message}
-        return render(request, "project_delete.html", failed, status_code=exc.status)
-    return render(request, "project_delete.html", context, status_code=status_code)
+        failed = {"title": "Delete project", "name": name, "holdings": None}
+        return render(request, "project_delete.html", failed, refused=exc)
+    return render(request, "project_delete.html", context, refused=refused)
 
 
 def _delete_project(runtime: Runtime, name: str, with_datasets: bool) -> None:
@@ -122,8 +118,8 @@ def delete_project(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
         _delete_project(runtime, name, first(parse_form(body), "datasets") == "yes")
     except ServiceError as exc:
-        return confirm_delete(runtime, request, error=exc.message, status_code=exc.status)
-    return RedirectResponse(request.url_for("projects").path, status_code=303)
+        return confirm_delete(runtime, request, refused=exc)
+    return redirect(request, "projects")
 
 
 def routes(console: Binder) -> list[BaseRoute]:

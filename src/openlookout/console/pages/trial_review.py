@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from openlookout.console.calls import call, console_context
 from openlookout.console.forms import first, parse_form
 from openlookout.console.pages.trials import trial_context
-from openlookout.console.routing import Binder, PageRoute
+from openlookout.console.routing import Binder, PageRoute, refusal_json
 from openlookout.console.templating import render, render_fragment, with_query
 from openlookout.errors import ResourceNotFoundException, ServiceError
 from openlookout.service import trials as trial_service
@@ -112,13 +112,12 @@ def _tile_context(request: Request, name: str, view: TrialPage, filters: dict[st
 def review_page(
     runtime: Runtime,
     request: Request,
-    error: str | None = None,
-    status_code: int = 200,
+    refused: ServiceError | None = None,
     added: AddedImages | None = None,
 ) -> Response:
     name = request.path_params["name"]
     filters = _filters(request)
-    context = {**trial_context(runtime, name, f"{name} / trial"), "error": error}
+    context = {**trial_context(runtime, name, f"{name} / trial")}
     try:
         view = _describe_page(runtime, name, _trial_id(request), filters)
         description = call(runtime, "DescribeProject", {"ProjectName": name})["ProjectDescription"]
@@ -126,8 +125,8 @@ def review_page(
         return render(
             request,
             "trial_review.html",
-            {**context, "view": None, "error": exc.message},
-            status_code=exc.status,
+            {**context, "view": None},
+            refused=exc,
         )
     # The train dataset first: it is where verified images usually go.
     datasets = sorted((d["DatasetType"] for d in description.get("Datasets", [])), key=lambda t: t != "train")
@@ -147,7 +146,7 @@ def review_page(
         else "",
         number=number,
     )
-    return render(request, "trial_review.html", context, status_code=status_code)
+    return render(request, "trial_review.html", context, refused=refused)
 
 
 # --- actions --------------------------------------------------------------------------------
@@ -169,7 +168,7 @@ def post_verdict(runtime: Runtime, request: Request, body: bytes) -> Response:
             runtime, console_context(runtime), name, trial_id, image_id, first(form, "verdict")
         )
     except ServiceError as exc:
-        return review_page(runtime, request, error=exc.message, status_code=exc.status)
+        return review_page(runtime, request, refused=exc)
     back = _safe_back(request, name, trial_id, first(form, "back"))
     return RedirectResponse(f"{back}#image-{image}", status_code=303)
 
@@ -182,15 +181,11 @@ def post_add(runtime: Runtime, request: Request, body: bytes) -> Response:
             runtime, console_context(runtime), name, _trial_id(request), dataset_type
         )
     except ServiceError as exc:
-        return review_page(runtime, request, error=exc.message, status_code=exc.status)
+        return review_page(runtime, request, refused=exc)
     return review_page(runtime, request, added=outcome)
 
 
 # --- JSON for trials.js ---------------------------------------------------------------------
-
-
-def _error_json(exc: ServiceError) -> JSONResponse:
-    return JSONResponse({"message": exc.message}, status_code=exc.status)
 
 
 def progress_json(runtime: Runtime, request: Request) -> Response:
@@ -205,7 +200,7 @@ def progress_json(runtime: Runtime, request: Request) -> Response:
         else:
             view = trial_service.describe_trial(runtime, console_context(runtime), name, trial_id, limit=1)
     except ServiceError as exc:
-        return _error_json(exc)
+        return refusal_json(exc)
     trial = view.trial
     body: dict[str, Any] = {
         "status": trial.status,
@@ -238,7 +233,7 @@ def verdict_json(runtime: Runtime, request: Request, body: bytes) -> Response:
         )
         trial = trial_service.describe_trial(runtime, ctx, name, trial_id, limit=1).trial
     except ServiceError as exc:
-        return _error_json(exc)
+        return refusal_json(exc)
     shown = {
         "id": image.id,
         "verdict": image.verdict,

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from openlookout.console.calls import console_context, every_page
 from openlookout.console.forms import first, parse_form
 from openlookout.console.routing import Binder, PageRoute
-from openlookout.console.templating import render
+from openlookout.console.templating import redirect, render
 from openlookout.errors import ServiceError
 from openlookout.service import trials as trial_service
 from openlookout.service.context import Runtime
@@ -39,26 +39,23 @@ def _trained_models(runtime: Runtime, name: str) -> list[dict[str, Any]]:
 def trials_page(
     runtime: Runtime,
     request: Request,
-    error: str | None = None,
-    status_code: int = 200,
+    refused: ServiceError | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
     name = request.path_params["name"]
-    context = {**trial_context(runtime, name, f"{name} / trial detection"), "error": error}
+    context = {**trial_context(runtime, name, f"{name} / trial detection")}
     try:
         trials = trial_service.list_trials(runtime, console_context(runtime), name)
         models = _trained_models(runtime, name)
     except ServiceError as exc:
-        return render(
-            request, "trials.html", {**context, "trials": None, "error": exc.message}, status_code=exc.status
-        )
+        return render(request, "trials.html", {**context, "trials": None}, refused=exc)
     context.update(
         trials=trials,
         models=models,
         values=values or {},
         roots=[str(root) for root in runtime.settings.allow_local_roots],
     )
-    return render(request, "trials.html", context, status_code=status_code)
+    return render(request, "trials.html", context, refused=refused)
 
 
 def start_trial(runtime: Runtime, request: Request, body: bytes) -> Response:
@@ -71,8 +68,8 @@ def start_trial(runtime: Runtime, request: Request, body: bytes) -> Response:
             runtime, ctx, name, values["model"], values["source"], values["name"]
         )
     except ServiceError as exc:
-        return trials_page(runtime, request, error=exc.message, status_code=exc.status, values=values)
-    return RedirectResponse(request.url_for("trial", name=name, trial_id=trial_id).path, status_code=303)
+        return trials_page(runtime, request, refused=exc, values=values)
+    return redirect(request, "trial", name=name, trial_id=trial_id)
 
 
 def routes(console: Binder) -> list[BaseRoute]:
