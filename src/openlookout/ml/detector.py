@@ -39,7 +39,7 @@ from openlookout.ml.defectnet import DefectNet
 from openlookout.ml.finetune import TrainingSet, TuneConfig, build_samples, finetune
 from openlookout.ml.graph import ScoringGraph
 from openlookout.ml.imageio import resize_image, resize_mask, working_size
-from openlookout.ml.knn import coreset, distance_map, fit_projection, gaussian_blur, patch_features, project
+from openlookout.ml.knn import Moments, coreset, distance_map, gaussian_blur, patch_features, project
 from openlookout.ml.trunks import build_trunk, make_trunk, unfreeze_tunable
 from openlookout.ml.types import Prediction, confidence_from_score
 
@@ -264,7 +264,9 @@ class AnomalyDetector:
             self.seed,
             device,
             progress=lambda step, total: (
-                say(f"Fine-tuning the defect network (step {step} of {total}).") if step % 25 == 0 else None
+                say(f"Fine-tuning the defect network (step {step} of {total}).")
+                if step % 25 == 0 or step == 1
+                else None
             ),
         )
         del samples
@@ -331,16 +333,16 @@ class AnomalyDetector:
         generator: torch.Generator,
     ) -> list[str]:
         """Fit the projection and the bank on the normals; return the harmless transforms."""
+        chunks: list[torch.Tensor] = []  # float16: the features of all normals in bounded memory
+        moments = Moments(graph.frozen.low_channels + graph.frozen.mid_channels)
         with torch.no_grad():
-            features = torch.cat(
-                [
-                    patch_features(graph.frozen, graph.early(_tensor(normals[s : s + 8]))[1])
-                    for s in range(0, len(normals), 8)
-                ]
-            )
-            weight, bias = fit_projection(features, dim, generator)
-            z = project(features, weight, bias)
-            del features
+            for start in range(0, len(normals), 4):
+                features = patch_features(graph.frozen, graph.early(_tensor(normals[start : start + 4]))[1])
+                moments.add(features)
+                chunks.append(features.half())
+            weight, bias = moments.projection(dim)
+            z = torch.cat([project(chunk.float(), weight, bias) for chunk in chunks])
+            del chunks
             transforms = self._harmless(graph, z, normals, weight, bias, bank_size, generator)
             bank = coreset(z, bank_size, generator)
         graph.proj_weight = weight
@@ -369,14 +371,17 @@ class AnomalyDetector:
         bank_sq = (bank * bank).sum(1)
 
         def score(images: list[np.ndarray]) -> np.ndarray:
-            low = graph.early(_tensor(images))[1]
-            zz = project(patch_features(graph.frozen, low), weight, bias)
-            dist = gaussian_blur(distance_map(zz, bank, bank_sq)[:, None], self.smoothing)
-            return dist.flatten(1).max(1).values.numpy()
+            out = []
+            for start in range(0, len(images), 4):
+                low = graph.early(_tensor(images[start : start + 4]))[1]
+                zz = project(patch_features(graph.frozen, low), weight, bias)
+                dist = gaussian_blur(distance_map(zz, bank, bank_sq)[:, None], self.smoothing)
+                out.append(dist.flatten(1).max(1).values.numpy())
+            return np.concatenate(out)
 
         return harmless_transforms(score, [normals[i] for i in held])
 
-    def _raw_scores(self, graph: ScoringGraph, images: list[np.ndarray], batch: int = 8) -> _Scores:
+    def _raw_scores(self, graph: ScoringGraph, images: list[np.ndarray], batch: int = 4) -> _Scores:
         nets, knns, defects = [], [], []
         with torch.no_grad():
             for start in range(0, len(images), batch):
@@ -538,7 +543,7 @@ def _resize_masks(
         resized = resize_mask(np.asarray(mask), size)
         if n_types and resized.max() > n_types:
             raise ValueError(f"mask {i} has type index {resized.max()} but {n_types} anomaly types")
-        out.append(resized)
+        out.append(resized.astype(np.uint8 if n_types < 256 else np.int32))  # compact: masks add up
     return out
 
 

@@ -21,10 +21,11 @@ on test data), so training is deterministic for a seed on one device.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,33 +121,42 @@ def build_samples(
     seed: int,
     device: torch.device,
 ) -> SampleBank:
-    """Frozen features of every image (plain and transformed), plus the synthetic pool."""
+    """Frozen features of every image (plain and transformed), plus the synthetic pool.
+
+    Images are made and encoded a micro-batch at a time, so only the compact features stay.
+    """
     rng = np.random.default_rng(seed + 1)
     bank = SampleBank()
-    pending: list[tuple[np.ndarray, int, np.ndarray | None, bool, str]] = []
-    for index in range(len(data.images)):
-        label = int(data.labels[index])
-        mask = np.zeros(data.images[index].shape[:2], np.int64) if label == 0 else data.masks[index]
-        # the image as it is, and once under a random harmless transform (bounded memory)
-        variants = ["identity"] + ([str(rng.choice(transforms))] if transforms else [])
-        for name in variants:
-            image = np.ascontiguousarray(transform(data.images[index], name))
-            moved = None if mask is None else np.ascontiguousarray(transform(mask, name))
-            pending.append((image, label, moved, False, "normal" if label == 0 else "real"))
-    for index in np.resize(data.normals, data.normals.size * config.synthetic_per_normal):
-        name = str(rng.choice(["identity", *transforms]))
-        image, mask = synthesize(np.ascontiguousarray(transform(data.images[int(index)], name)), rng)
-        pending.append((image, 1, mask.astype(np.int64), True, "synthetic"))
-    for start in range(0, len(pending), config.micro_batch):
-        chunk = pending[start : start + config.micro_batch]
+
+    def items() -> Iterator[tuple[np.ndarray, int, np.ndarray | None, bool]]:
+        for index in range(len(data.images)):
+            label = int(data.labels[index])
+            mask = np.zeros(data.images[index].shape[:2], np.uint8) if label == 0 else data.masks[index]
+            # the image as it is, and once under a random harmless transform (bounded memory)
+            for name in ["identity"] + ([str(rng.choice(transforms))] if transforms else []):
+                image = np.ascontiguousarray(transform(data.images[index], name))
+                yield (
+                    image,
+                    label,
+                    None if mask is None else np.ascontiguousarray(transform(mask, name)),
+                    False,
+                )
+        for index in np.resize(data.normals, data.normals.size * config.synthetic_per_normal):
+            name = str(rng.choice(["identity", *transforms]))
+            image, mask = synthesize(np.ascontiguousarray(transform(data.images[int(index)], name)), rng)
+            yield image, 1, mask.astype(np.uint8), True
+
+    stream = items()
+    while chunk := list(itertools.islice(stream, config.micro_batch)):
         x = torch.from_numpy(np.stack([c[0] for c in chunk])).permute(0, 3, 1, 2).float().to(device)
         with torch.no_grad():
             fines, lows = (t.to("cpu", torch.float16) for t in frozen.early(frozen.normalise(x)))
-        for (_, label, mask, synthetic, group), fine, low in zip(chunk, fines, lows, strict=True):
+        for (_, label, mask, synthetic), fine, low in zip(chunk, fines, lows, strict=True):
             defect, kind = cell_targets(mask, grid)
             if synthetic:
-                kind = np.full(grid, -1, np.int64)  # a defect of no named type
-            getattr(bank, group).append(Sample(fine, low, label, defect, kind))
+                bank.synthetic.append(Sample(fine, low, label, defect, np.full(grid, -1, np.int64)))
+            else:
+                (bank.normal if label == 0 else bank.real).append(Sample(fine, low, label, defect, kind))
     return bank
 
 

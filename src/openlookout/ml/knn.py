@@ -44,18 +44,31 @@ def _sample_rows(flat: Tensor, limit: int, generator: torch.Generator) -> Tensor
     return flat[torch.randperm(flat.shape[0], generator=generator)[:limit]]
 
 
-def fit_projection(features: Tensor, dim: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Standardise + PCA as one affine map on (N, C, h, w): (weight (d, C), bias (d,))."""
-    flat = _sample_rows(_flat(features), MAX_FIT_PATCHES, generator).double()
-    mean = flat.mean(0)
-    std = flat.std(0).clamp_min(1e-6)
-    centred = (flat - mean) / std
-    cov = centred.T @ centred / max(1, centred.shape[0] - 1)
-    _, vectors = torch.linalg.eigh(cov)
-    dim = min(dim, flat.shape[1])
-    components = vectors[:, -dim:].flip(1).T
-    weight = components / std
-    return weight.float(), (-(weight @ mean)).float()
+class Moments:
+    """Running mean and covariance of patch features, so the projection never needs them all at once."""
+
+    def __init__(self, channels: int) -> None:
+        self.count = 0
+        self.total = torch.zeros(channels, dtype=torch.float64)
+        self.outer = torch.zeros(channels, channels, dtype=torch.float64)
+
+    def add(self, features: Tensor) -> None:
+        flat = _flat(features).double()
+        self.count += flat.shape[0]
+        self.total += flat.sum(0)
+        self.outer += flat.T @ flat
+
+    def projection(self, dim: int) -> tuple[Tensor, Tensor]:
+        """Standardise + PCA as one affine map: (weight (d, C), bias (d,))."""
+        n = max(self.count, 2)
+        mean = self.total / n
+        cov = (self.outer / n - torch.outer(mean, mean)) * (n / (n - 1))
+        std = torch.sqrt(torch.diagonal(cov).clamp_min(1e-12)).clamp_min(1e-6)
+        corr = cov / torch.outer(std, std)
+        _, vectors = torch.linalg.eigh(corr)
+        dim = min(dim, mean.numel())
+        weight = vectors[:, -dim:].flip(1).T / std
+        return weight.float(), (-(weight @ mean)).float()
 
 
 def project(features: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
