@@ -24,7 +24,7 @@ from openlookout.blobs import open_blob_store
 from openlookout.blobs.base import BlobStore
 from openlookout.hosting.manager import HostingManager
 from openlookout.jobs.runner import JobRunner
-from openlookout.service import dataset_jobs, hosting_control, model_training, packaging, trials
+from openlookout.service import dataset_jobs, hosting_control, model_training, packaging, trial_detection
 from openlookout.service.context import Runtime
 from openlookout.service.paging import MIN_SECRET_BYTES, Pager
 from openlookout.settings import Settings
@@ -42,7 +42,7 @@ JOB_REGISTRARS: tuple[Callable[[JobRunner], None], ...] = (
     model_training.register_jobs,
     hosting_control.register_jobs,
     packaging.register_jobs,
-    trials.register_jobs,
+    trial_detection.register_jobs,
 )
 
 

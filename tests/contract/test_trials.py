@@ -27,7 +27,7 @@ from tests.helpers.synthetic import jpeg_image, png_image
 
 from openlookout.client import lookoutvision_client
 from openlookout.errors import ConflictException, ResourceNotFoundException, ValidationException
-from openlookout.service import trials
+from openlookout.service import trial_detection, trials
 from openlookout.service.context import RequestContext
 from openlookout.store import trials as trial_store
 
@@ -291,19 +291,19 @@ def test_a_trial_always_ends_in_a_final_state(trained: tuple[LiveServer, Any, An
             status="RUNNING",
             now=time.time(),
         )
-    trials.run_trial(runtime, {"trial_id": orphan})
+    trial_detection.run_trial(runtime, {"trial_id": orphan})
     with runtime.db.begin() as conn:
         gone = trial_store.get_trial(conn, orphan)
     assert gone is not None and gone.status == "FAILED"
     assert gone.status_message == "The trial could not run: model version 99 no longer exists."
 
-    trials.on_trial_failure(runtime, {"trial_id": interrupted}, "interrupted by a server stop 3 times")
+    trial_detection.on_trial_failure(runtime, {"trial_id": interrupted}, "interrupted by a server stop 3 times")
     with runtime.db.begin() as conn:
         stopped = trial_store.get_trial(conn, interrupted)
     assert stopped is not None and stopped.status == "FAILED"
-    assert stopped.status_message == trials.INTERRUPTED
+    assert stopped.status_message == trial_detection.INTERRUPTED
     # the job of an ended trial does nothing
-    trials.run_trial(runtime, {"trial_id": interrupted})
+    trial_detection.run_trial(runtime, {"trial_id": interrupted})
     with runtime.db.begin() as conn:
         unchanged = trial_store.get_trial(conn, interrupted)
     assert unchanged is not None and unchanged.counts.checked == 0
@@ -418,7 +418,7 @@ def test_a_rerun_job_continues_where_the_trial_stopped(trained: tuple[LiveServer
             mask_sha256=None,
             now=time.time(),
         )
-    trials.run_trial(runtime, {"trial_id": trial_id})
+    trial_detection.run_trial(runtime, {"trial_id": trial_id})
     view = trials.describe_trial(runtime, ctx_of(live), PROJECT, trial_id)
     assert view.trial.status == "COMPLETED"
     assert view.trial.status_message == (

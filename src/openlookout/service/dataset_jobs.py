@@ -25,11 +25,11 @@ from openlookout.service.entries import (
     Candidate,
     IngestError,
     ParsedBatch,
-    ingest,
     manifest_lines,
     parse_lines,
     with_stored_files,
 )
+from openlookout.service.entry_rules import ingest
 from openlookout.service.states import DATASET_UPDATING, DatasetStatus
 from openlookout.sources.reader import SourceError
 from openlookout.store import entries as repo

@@ -29,7 +29,8 @@ from openlookout.imaging.manifest import Label, ManifestError, new_entry, parse_
 from openlookout.service import dataset_jobs
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.datasets import busy_conflict, read_dataset, start_changes, wait_until_updated
-from openlookout.service.entries import IngestError, ingest, manifest_lines, parse_lines, with_stored_files
+from openlookout.service.entries import IngestError, manifest_lines, parse_lines, with_stored_files
+from openlookout.service.entry_rules import ingest
 from openlookout.service.lookups import require_dataset
 from openlookout.service.states import DATASET_FAILED, DATASET_STABLE, DatasetStatus
 from openlookout.store import entries as repo

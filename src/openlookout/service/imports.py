@@ -33,7 +33,8 @@ from openlookout.service import dataset_jobs as jobs
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.dataset_jobs import read_manifest
 from openlookout.service.datasets import busy_conflict, new_dataset, start_update
-from openlookout.service.entries import Candidate, IngestError, ParsedBatch, ingest
+from openlookout.service.entries import Candidate, IngestError, ParsedBatch
+from openlookout.service.entry_rules import ingest
 from openlookout.service.lookups import require_project
 from openlookout.service.operations import run_operation
 from openlookout.service.states import DATASET_STABLE, DatasetStatus

@@ -3,14 +3,8 @@
 - ``start_trial`` checks the model (it must have been trained: an ONNX export exists) and lists
   the images of a local folder (under the allowed roots) or an ``s3://`` prefix, records a RUNNING
   trial with one pending row per image and submits the ``trial.detect`` job in the same transaction.
-- The job (``run_trial``) reads each pending image (8 MiB limit), checks it like DetectAnomalies
-  does (a PNG/JPEG the service accepts, of the model's exact size), runs the model's ONNX export
-  in-process and builds the result with the hosting code (``hosting.result.detect_image``), stores
-  the image (and a segmentation model's predicted mask) in the blob store and records the row. An
-  image that cannot be judged gets a precise error and the job goes on. The trial ends COMPLETED,
-  or FAILED when the model cannot be loaded. Rows are written one by one, so a job re-run after a
-  server stop continues where it stopped; if the runner gives up, ``on_trial_failure`` marks the
-  trial FAILED.
+- The job (``service.trial_detection``) judges each pending image with the model's ONNX export;
+  the trial ends COMPLETED, or FAILED when the model cannot be loaded.
 - ``set_verdict`` records the reviewer's label (``normal``, ``anomaly``, or ``confirm`` = the
   prediction). ``add_verified`` sends one Ground Truth line per verified, not yet added image
   through UpdateDatasetEntries (the operation's own handler), waits for it and marks the images
@@ -22,12 +16,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from openlookout.errors import (
     ConflictException,
@@ -35,17 +28,14 @@ from openlookout.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from openlookout.hosting.pool import HostingError
-from openlookout.hosting.result import BACKGROUND_COLOR, detect_image
-from openlookout.imaging.images import MAX_IMAGE_BYTES, ImageRejected, inspect_image
+from openlookout.hosting.result import BACKGROUND_COLOR
 from openlookout.imaging.manifest import Label, new_entry, render_entry
-from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.datasets import read_dataset, update_dataset_entries, wait_until_updated
-from openlookout.service.hosting_control import model_file
 from openlookout.service.lookups import require_project, resolve_model
 from openlookout.service.models import state_conflict
 from openlookout.service.states import MODEL_TRAINED, DatasetStatus, TrialStatus
+from openlookout.service.trial_detection import TRIAL_JOB, trial_model
 from openlookout.sources.reader import SourceError, upload_ref
 from openlookout.store import entries as entry_store
 from openlookout.store import models as model_store
@@ -58,7 +48,6 @@ from openlookout.store.trials import TrialImageRow, TrialRow
 
 log = logging.getLogger(__name__)
 
-TRIAL_JOB = "trial.detect"
 MAX_TRIAL_IMAGES = 10_000
 MAX_NAME_CHARS = 255
 DEFAULT_PAGE = 100
@@ -66,7 +55,6 @@ MAX_PAGE = 500
 ADD_WAIT_SECONDS = 300.0
 VERDICTS = ("normal", "anomaly", "confirm")
 DATASET_TYPES = ("train", "test")
-INTERRUPTED = "trial detection was interrupted by server restarts too often; start a new trial"
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
 RESOURCE_TYPE = "TRIAL"
 
@@ -91,11 +79,6 @@ class AddedImages:
     skipped: list[str] = field(default_factory=list)
 
 
-def register_jobs(runner: JobRunner) -> None:
-    """Register ``trial.detect`` on a ``JobRunner`` (the runtime does it at start-up)."""
-    runner.register(TRIAL_JOB, run_trial, on_failure=on_trial_failure)
-
-
 # --- lookups --------------------------------------------------------------------------------
 
 
@@ -114,11 +97,6 @@ def _require_trial(runtime: Runtime, ctx: RequestContext, project_name: str, tri
             resource_type=RESOURCE_TYPE,
         )
     return trial
-
-
-def _trial_model(runtime: Runtime, trial: TrialRow) -> ModelRow | None:
-    with runtime.db.begin() as conn:
-        return model_store.get_model(conn, trial.project_id, trial.model_version)
 
 
 # --- starting -------------------------------------------------------------------------------
@@ -204,143 +182,6 @@ def start_trial(
 
 
 # --- the job --------------------------------------------------------------------------------
-
-
-def _threads(runtime: Runtime) -> int:
-    """onnxruntime threads: the ``trial_threads`` setting, else up to two cores."""
-    configured = runtime.settings.trial_threads
-    if configured > 0:
-        return configured
-    return max(1, min(2, os.cpu_count() or 1))
-
-
-def _finish(runtime: Runtime, trial_id: int, status: str, message: str) -> None:
-    with runtime.db.begin() as conn:
-        repo.set_trial_status(
-            conn, trial_id, status=status, message=message, now=time.time(), expect_status=TrialStatus.RUNNING
-        )
-
-
-def on_trial_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
-    """The runner gave up on the job: the trial must not stay RUNNING."""
-    text = INTERRUPTED if "interrupt" in message.lower() else f"trial detection failed: {message}"
-    _finish(runtime, int(payload["trial_id"]), TrialStatus.FAILED, text)
-
-
-def run_trial(runtime: Runtime, payload: dict[str, Any]) -> None:
-    """The ``trial.detect`` job: judge every pending image, then COMPLETED (or FAILED)."""
-    trial_id = int(payload["trial_id"])
-    with runtime.db.begin() as conn:
-        trial = repo.get_trial(conn, trial_id)
-    if trial is None or trial.status != TrialStatus.RUNNING:
-        return
-    try:
-        _run(runtime, trial)
-    except Exception as exc:  # never leave a trial RUNNING because of a bug
-        log.exception("trial detection %s failed unexpectedly", trial_id)
-        _finish(
-            runtime,
-            trial_id,
-            TrialStatus.FAILED,
-            f"trial detection failed unexpectedly ({type(exc).__name__}: {exc})",
-        )
-
-
-def _load_detector(runtime: Runtime, trial: TrialRow) -> tuple[ModelRow, Any] | str:
-    """(model, OnnxDetector), or why the model cannot be used."""
-    model = _trial_model(runtime, trial)
-    if model is None:
-        return f"model version {trial.model_version} no longer exists"
-    try:
-        path = model_file(runtime, model)
-    except HostingError as exc:
-        return f"model version {model.version} cannot be used: {exc}"
-    try:
-        from openlookout.ml.runtime import OnnxDetector  # onnxruntime: loaded only when a trial runs
-
-        return model, OnnxDetector(path, threads=_threads(runtime))
-    except Exception as exc:
-        return f"model version {model.version} cannot be loaded ({type(exc).__name__}: {exc})"
-
-
-def _run(runtime: Runtime, trial: TrialRow) -> None:
-    loaded = _load_detector(runtime, trial)
-    if isinstance(loaded, str):
-        _finish(runtime, trial.id, TrialStatus.FAILED, f"The trial could not run: {loaded}.")
-        return
-    model, detector = loaded
-    with runtime.db.begin() as conn:
-        pending = repo.pending_images(conn, trial.id)
-    total = trial.counts.total
-    done = total - len(pending)
-    for image in pending:
-        _judge(runtime, model, detector, image)
-        done += 1
-        with runtime.db.begin() as conn:
-            still = repo.set_trial_status(
-                conn,
-                trial.id,
-                message=f"Checked {done} of {total} images.",
-                now=time.time(),
-                expect_status=TrialStatus.RUNNING,
-            )
-        if not still:
-            return  # the trial was ended elsewhere
-    with runtime.db.begin() as conn:
-        counts = repo.get_trial(conn, trial.id)
-    assert counts is not None
-    c = counts.counts
-    summary = (
-        f"Checked {c.total} images: {c.anomalous} predicted anomalous, "
-        f"{c.checked - c.errors - c.anomalous} normal, {c.errors} could not be checked."
-    )
-    _finish(runtime, trial.id, TrialStatus.COMPLETED, summary)
-
-
-def _judge(runtime: Runtime, model: ModelRow, detector: Any, image: TrialImageRow) -> None:
-    """Predict one image and record the outcome (the prediction, or why there is none)."""
-    now = time.time()
-
-    def error(reason: str, sha: str | None = None) -> None:
-        with runtime.db.begin() as conn:
-            repo.record_error(conn, image.id, reason, image_sha256=sha, now=now)
-
-    try:
-        data = runtime.sources.read(image.source_ref, max_bytes=MAX_IMAGE_BYTES)
-    except SourceError as exc:
-        error(f"cannot be read: {exc.reason}")
-        return
-    try:
-        info = inspect_image(data, name=image.source_ref.rsplit("/", 1)[-1])
-    except ImageRejected as exc:
-        error(f"cannot be used: {exc.reason}")
-        return
-    sha = runtime.blobs.put(data)
-    if (info.width, info.height) != (model.image_width, model.image_height):
-        error(
-            f"the image is {info.width}x{info.height} pixels; model version {model.version} was trained on "
-            f"{model.image_width}x{model.image_height} images and needs that exact size",
-            sha,
-        )
-        return
-    try:
-        result = detect_image(detector, data, info.width, info.height, dict(model.colors or {}), False)
-    except Exception as exc:
-        error(f"the model could not judge it ({type(exc).__name__}: {exc})", sha)
-        return
-    mask_sha = None
-    if result.get("AnomalyMask") is not None and len(result.get("Anomalies", [])) > 1:
-        mask_sha = runtime.blobs.put(result["AnomalyMask"])
-    with runtime.db.begin() as conn:
-        repo.record_prediction(
-            conn,
-            image.id,
-            image_sha256=sha,
-            is_anomalous=bool(result["IsAnomalous"]),
-            confidence=float(result["Confidence"]),
-            mask_sha256=mask_sha,
-            now=now,
-        )
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -485,7 +326,7 @@ def add_verified(
     send, skipped = _already_held(runtime, trial, dataset_type, candidates)
     if not send:
         return AddedImages(0, dataset_type, skipped)
-    colors = _mask_colors(_trial_model(runtime, trial))
+    colors = _mask_colors(trial_model(runtime, trial))
     changes = "\n".join(_entry_line(trial, image, colors) for image in send)
     target = {"ProjectName": project_name, "DatasetType": dataset_type}
     update_dataset_entries(runtime, ctx, {**target, "Changes": changes.encode("utf-8")})
