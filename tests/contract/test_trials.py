@@ -297,7 +297,9 @@ def test_a_trial_always_ends_in_a_final_state(trained: tuple[LiveServer, Any, An
     assert gone is not None and gone.status == "FAILED"
     assert gone.status_message == "The trial could not run: model version 99 no longer exists."
 
-    trial_detection.on_trial_failure(runtime, {"trial_id": interrupted}, "interrupted by a server stop 3 times")
+    trial_detection.on_trial_failure(
+        runtime, {"trial_id": interrupted}, "interrupted by a server stop 3 times"
+    )
     with runtime.db.begin() as conn:
         stopped = trial_store.get_trial(conn, interrupted)
     assert stopped is not None and stopped.status == "FAILED"

@@ -29,7 +29,7 @@ from openlookout.service.models import state_conflict
 from openlookout.service.states import MODEL_PACKABLE, PACKAGING_FINISHED, PackagingStatus
 from openlookout.service.status_messages import packaging_status_message
 from openlookout.store import models as repo
-from openlookout.store.models import PackagingJobRow
+from openlookout.store.models import ModelRow, PackagingJobRow
 from openlookout.store.projects import ProjectRow
 
 PACKAGE_JOB = "model.package"
@@ -238,7 +238,12 @@ def on_packaging_failure(runtime: Runtime, payload: dict[str, Any], message: str
     )
 
 
+class PackagingFailed(Exception):
+    """The job cannot make the package; the message is what its StatusMessage says."""
+
+
 def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """The ``model.package`` job: CREATED -> RUNNING -> SUCCEEDED | FAILED."""
     job_id = int(payload["packaging_job_id"])
     with runtime.db.begin() as conn:
         job = repo.get_packaging_job_by_id(conn, job_id)
@@ -246,34 +251,60 @@ def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
             return
         model = repo.get_model(conn, job.project_id, job.model_version)
     _set(runtime, job_id, status=PackagingStatus.RUNNING, status_message=None)
-    if model is None or not model.onnx_blob:
-        _set(
-            runtime,
-            job_id,
-            status=PackagingStatus.FAILED,
-            status_message=f"model version {job.model_version} no longer exists",
-        )
+    try:
+        _package(runtime, job, model)
+    except PackagingFailed as exc:
+        _set(runtime, job_id, status=PackagingStatus.FAILED, status_message=str(exc))
         return
+    details = _output_details(job, str(payload.get("account", "")), str(payload.get("region", "")))
+    _set(runtime, job_id, status=PackagingStatus.SUCCEEDED, status_message=None, output_details=details)
+
+
+def _package(runtime: Runtime, job: PackagingJobRow, model: ModelRow | None) -> None:
+    """Build the edge bundle and its recipe and write both under the job's output location."""
+    if model is None or not model.onnx_blob:
+        raise PackagingFailed(f"model version {job.model_version} no longer exists")
     greengrass = job.configuration.get("Greengrass") or {}
-    location = greengrass.get("S3OutputLocation") or {}
-    bucket = str(location.get("Bucket") or "")
-    prefix = str(location.get("Prefix") or "")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    base = f"{prefix}{job.component_name}/{job.component_version}/"
-    platform = greengrass.get("TargetPlatform") or {}
-    architecture = str(platform.get("Arch") or ("ARM64" if greengrass.get("TargetDevice") else "X86_64"))
+    bucket, base = _output_location(job, greengrass)
     try:
         onnx = runtime.blobs.get_named(model.onnx_blob)
     except Exception as exc:
-        _set(
-            runtime,
-            job_id,
-            status=PackagingStatus.FAILED,
-            status_message=f"the model file cannot be read from storage ({exc})",
+        raise PackagingFailed(f"the model file cannot be read from storage ({exc})") from None
+    platform = greengrass.get("TargetPlatform") or {}
+    recipe_document = recipe(
+        component_name=job.component_name,
+        component_version=job.component_version,
+        description=str(greengrass.get("ComponentDescription") or f"Anomaly detection model {model.arn}"),
+        artifact_uri=f"s3://{bucket}/{base}bundle.zip",
+        architecture=str(platform.get("Arch") or ("ARM64" if greengrass.get("TargetDevice") else "X86_64")),
+    )
+    bundle = build_bundle(onnx, _edge_metadata(job, model), recipe_document)
+    try:
+        runtime.s3.put_object(
+            Bucket=bucket, Key=f"{base}bundle.zip", Body=bundle, ContentType="application/zip"
         )
-        return
-    metadata = {
+        runtime.s3.put_object(
+            Bucket=bucket,
+            Key=f"{base}recipe.json",
+            Body=json.dumps(recipe_document, indent=2).encode(),
+            ContentType="application/json",
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise PackagingFailed(f"the package cannot be written to s3://{bucket}/{base} ({exc})") from None
+
+
+def _output_location(job: PackagingJobRow, greengrass: dict[str, Any]) -> tuple[str, str]:
+    """(bucket, key prefix) the job writes ``bundle.zip`` and ``recipe.json`` under."""
+    location = greengrass.get("S3OutputLocation") or {}
+    prefix = str(location.get("Prefix") or "")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return str(location.get("Bucket") or ""), f"{prefix}{job.component_name}/{job.component_version}/"
+
+
+def _edge_metadata(job: PackagingJobRow, model: ModelRow) -> dict[str, Any]:
+    """The bundle's ``metadata.json``: what the edge runner needs to know about the model."""
+    return {
         "format": "openlookout-edge/1",
         "model_arn": model.arn,
         "model_version": str(model.version),
@@ -285,40 +316,18 @@ def run_packaging(runtime: Runtime, payload: dict[str, Any]) -> None:
         "component_version": job.component_version,
         "threads": None,
     }
-    recipe_document = recipe(
-        component_name=job.component_name,
-        component_version=job.component_version,
-        description=str(greengrass.get("ComponentDescription") or f"Anomaly detection model {model.arn}"),
-        artifact_uri=f"s3://{bucket}/{base}bundle.zip",
-        architecture=architecture,
+
+
+def _output_details(job: PackagingJobRow, account: str, region: str) -> dict[str, Any]:
+    """ModelPackagingOutputDetails: the Greengrass component version the job made."""
+    arn = (
+        f"arn:aws:greengrass:{region}:{account}:components:"
+        f"{job.component_name}:versions:{job.component_version}"
     )
-    bundle = build_bundle(onnx, metadata, recipe_document)
-    try:
-        client = runtime.s3
-        client.put_object(Bucket=bucket, Key=f"{base}bundle.zip", Body=bundle, ContentType="application/zip")
-        client.put_object(
-            Bucket=bucket,
-            Key=f"{base}recipe.json",
-            Body=json.dumps(recipe_document, indent=2).encode(),
-            ContentType="application/json",
-        )
-    except (ClientError, BotoCoreError) as exc:
-        _set(
-            runtime,
-            job_id,
-            status=PackagingStatus.FAILED,
-            status_message=f"the package cannot be written to s3://{bucket}/{base} ({exc})",
-        )
-        return
-    account, region = str(payload.get("account", "")), str(payload.get("region", ""))
-    details = {
+    return {
         "Greengrass": {
-            "ComponentVersionArn": (
-                f"arn:aws:greengrass:{region}:{account}:components:"
-                f"{job.component_name}:versions:{job.component_version}"
-            ),
+            "ComponentVersionArn": arn,
             "ComponentName": job.component_name,
             "ComponentVersion": job.component_version,
         }
     }
-    _set(runtime, job_id, status=PackagingStatus.SUCCEEDED, status_message=None, output_details=details)
