@@ -158,12 +158,17 @@ def read_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(resized).astype(np.int64)
 
 
+def _full_mask(path: Path) -> np.ndarray:
+    with Image.open(path) as pil:
+        return read_mask(path, (pil.height, pil.width))
+
+
 def run_one(name: str, args: argparse.Namespace, params: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from openlookout.ml import AnomalyDetector, OnnxDetector, evaluate, export_onnx
     from openlookout.ml.calibration import auroc
-    from openlookout.ml.detector import Validation
+    from openlookout.ml.detector import Validation, defect_area
     from openlookout.ml.fusion import fit_decision
     from openlookout.ml.imageio import decode_image
 
@@ -171,8 +176,10 @@ def run_one(name: str, args: argparse.Namespace, params: dict[str, Any]) -> dict
     split = load_split(name, args.datasets, args.devsets)
     segmentation = any(m is not None for _, _, m in split["train"])
     detector = AnomalyDetector(**params)
+    # as the service does: the training anomalies' masks, at full resolution, tell the defect size
+    typical = defect_area([_full_mask(m) for _, label, m in split["train"] if label == 1 and m is not None])
     with Image.open(split["train"][0][0]) as first:
-        size = detector.working_size_for(first.height, first.width)
+        size = detector.working_size_for(first.height, first.width, defect_area=typical)
 
     def images(part: str) -> list[np.ndarray]:
         return [decode_image(p, size) for p, _, _ in split[part]]
@@ -251,6 +258,11 @@ def run_one(name: str, args: argparse.Namespace, params: dict[str, Any]) -> dict
         "net_auroc": auroc(raw.net, holdout_truth),
         "knn_auroc": auroc(raw.knn, holdout_truth),
         **alone,
+        # raw scores, to study decision rules without retraining
+        "raw": {
+            "validation": {"net": val.net.tolist(), "knn": val.knn.tolist(), "labels": labels["test"]},
+            "holdout": {"net": raw.net.tolist(), "knn": raw.knn.tolist(), "labels": labels["holdout"]},
+        },
         "f1": report.f1,
         "precision": report.precision,
         "recall": report.recall,

@@ -46,7 +46,7 @@ def main() -> None:
     import torch
 
     from openlookout.ml import AnomalyDetector
-    from openlookout.ml.detector import Validation
+    from openlookout.ml.detector import Validation, defect_area
     from openlookout.ml.imageio import decode_image
 
     torch.set_num_threads(args.threads)
@@ -57,9 +57,12 @@ def main() -> None:
         order = np.resize(order, wanted)  # small folders: images repeat
     chosen = [items[i] for i in order[:wanted]]
     detector = AnomalyDetector(preset=args.preset)
-    with Image.open(chosen[0][0]) as first:
-        size = detector.working_size_for(first.height, first.width)
     segmentation = any(m is not None for _, _, m in chosen)
+    full = [
+        np.asarray(Image.open(m).convert("L")) > 127 for _, label, m in chosen[: args.count] if m and label
+    ]
+    with Image.open(chosen[0][0]) as first:
+        size = detector.working_size_for(first.height, first.width, defect_area=defect_area(full))
 
     def mask(path: Path | None, label: int) -> np.ndarray | None:
         if not segmentation:

