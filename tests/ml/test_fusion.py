@@ -11,6 +11,7 @@ from openlookout.ml.fusion import (
     MAX_NET_WEIGHT,
     crossfit,
     fit_decision,
+    folds_for,
     line_f1,
     line_threshold,
 )
@@ -71,9 +72,22 @@ def test_crossfitted_decisions_never_see_their_own_image() -> None:
     labels = np.r_[np.zeros(12), np.ones(9)].astype(int)
     net = rng.normal(0, 1, 21) + 2 * labels
     knn = rng.normal(0, 1, 21) + labels
-    decisions = crossfit(net, knn, labels, 3, seed=0)
+    folds = folds_for(labels, 3, seed=0)
+    decisions = crossfit(net, knn, labels, folds)
+    assert sorted(np.concatenate([members for _, members, _ in decisions]).tolist()) == list(range(21))
     for i in range(labels.size):
         changed = net.copy()
         changed[i] += 100.0  # an outrageous score for image i alone
-        again = crossfit(changed, knn, labels, 3, seed=0)
-        assert again[i] == decisions[i]
+        for (before, members, _), (after, _, _) in zip(
+            decisions, crossfit(changed, knn, labels, folds), strict=True
+        ):
+            if i in members:
+                assert after == before
+
+
+def test_crossfit_with_one_normal_fits_on_everything() -> None:
+    labels = np.array([0, 1, 1, 1])
+    folds = folds_for(labels, 3, seed=0)
+    ((decision, members, others),) = crossfit(np.arange(4.0), np.arange(4.0), labels, folds)
+    assert members.tolist() == others.tolist() == [0, 1, 2, 3]
+    assert isinstance(decision.net_weight, float)

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "openlookout-detector/2"
 HEAD_STRIDE = 4
-DEFECT_SIDE = 8  # pixels a typical defect should span at the working size (one stride-8 cell)
+DEFECT_SIDE = 16  # pixels a typical defect should span at the working size (two stride-8 cells)
 
 PRESETS: dict[str, dict[str, Any]] = {
     # the default: about 320x320 pixels per image, fine-tuned for 10 epochs (150-300 steps)
@@ -84,6 +84,19 @@ class Validation:
     images: list[np.ndarray]
     labels: list[int] | np.ndarray
     masks: list[np.ndarray | None] | None = None
+
+
+@dataclass
+class _Prepared:
+    """Training and validation data at the working size."""
+
+    train: TrainingSet
+    val_images: list[np.ndarray]
+    val_labels: np.ndarray
+    val_masks: list[np.ndarray | None]
+    size: tuple[int, int]
+    types: list[str]
+    segmentation: bool
 
 
 @dataclass
@@ -237,82 +250,109 @@ class AnomalyDetector:
         """Learn from RGB uint8 images, 0/1 labels and optional per-image type-index masks."""
         started = time.perf_counter()
         say = progress or (lambda message: None)
-        label_array = _check_inputs(images, labels, masks)
-        segmentation = masks is not None and any(m is not None for m in masks)
-        types = list(anomaly_types or []) or (["anomaly"] if segmentation else [])
-        if validation is None:
-            images, label_array, masks, validation = self._hold_out(images, label_array, masks)
-        val_labels = _check_inputs(validation.images, validation.labels, validation.masks)
-        height, width = np.asarray(images[0]).shape[:2]
-        size = self.working_size_for(height, width, defect_area=defect_area(masks))
-        grid = (size[0] // HEAD_STRIDE, size[1] // HEAD_STRIDE)
-        train = TrainingSet(
-            [resize_image(image, size) for image in images],
-            label_array,
-            _resize_masks(masks, size, len(images), len(types) if segmentation else 0),
-        )
-        val_images = [resize_image(image, size) for image in validation.images]
-        val_masks = _resize_masks(validation.masks, size, len(val_images), len(types) if segmentation else 0)
-        device = self._device()
-        generator = torch.Generator().manual_seed(self.seed)
-
-        frozen, source = make_trunk(self.arch, self.weights, self.seed, with_top=False)
-        tuned, _ = make_trunk(self.arch, self.weights, self.seed, with_top=True)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)  # the head's initial weights
-            net = DefectNet(
-                unfreeze_tunable(tuned), len(types) if segmentation else 0, grid, self.top_fraction
-            )
-        dim, bank_size = int(self._setting("feature_dim")), int(self._setting("bank_size"))
-        graph = ScoringGraph(frozen, net, dim, bank_size, self.smoothing, segmentation)
-
+        data = self._prepare(images, labels, masks, anomaly_types, validation)
+        graph, source = self._build_graph(data)
         say("Learning what normal images look like.")
-        normals = [train.images[i] for i in train.normals]
-        transforms = self._fit_knn(graph, normals, dim, bank_size, generator)
-        steps = self._steps(len(train.images))
-        config = TuneConfig(steps=steps, batch=int(self._setting("batch_size")))
-        say("Preparing the training images.")
-        samples = build_samples(frozen.to(device), train, transforms, config, grid, self.seed, device)
-        say(f"Fine-tuning the defect network ({steps} steps).")
-        tuning = finetune(
-            net,
-            samples,
-            config,
-            self.seed,
-            device,
-            progress=lambda step, total: (
-                say(f"Fine-tuning the defect network (step {step} of {total}).")
-                if step % 25 == 0 or step == 1
-                else None
-            ),
+        transforms = self._fit_knn(graph, [data.train.images[i] for i in data.train.normals])
+        steps = self._steps(len(data.train.images))
+        tuning = self._fine_tune(graph, data, transforms, steps, say)
+        say(f"Choosing the threshold on {len(data.val_images)} validation images.")
+        scores = self._raw_scores(graph, data.val_images)
+        decision = fusion.fit_decision(scores.net, scores.knn, data.val_labels)
+        pixel_threshold = (
+            _pixel_threshold(scores, data.val_labels, data.val_masks) if data.segmentation else 0.5
         )
-        del samples
-        graph.to("cpu")
-        say(f"Choosing the threshold on {len(val_images)} validation images.")
-        scores = self._raw_scores(graph, val_images)
-        decision = fusion.fit_decision(scores.net, scores.knn, val_labels)
-        pixel_threshold = _pixel_threshold(scores, val_labels, val_masks) if segmentation else 0.5
         _install(graph, decision, pixel_threshold)
-        crossfitted = fusion.crossfit(scores.net, scores.knn, val_labels, 3, self.seed)
         graph.eval()
 
         self.graph_ = graph
-        self.input_size_ = size
-        self.anomaly_types_ = types if segmentation else []
-        self.segmentation_ = bool(segmentation)
+        self.input_size_ = data.size
+        self.anomaly_types_ = data.types if data.segmentation else []
+        self.segmentation_ = data.segmentation
         self.weights_source_ = source
         self.transforms_ = list(transforms)
         self.train_steps_ = steps
+        self.tuning_ = tuning
+        self._remember_decision(decision, pixel_threshold)
+        self.validation_predictions_ = self._crossfit_predictions(graph, data, scores)
+        self.validation_auroc_ = auroc(
+            np.array([p.score for p in self.validation_predictions_]), data.val_labels
+        )
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def _remember_decision(self, decision: fusion.Decision, pixel_threshold: float) -> None:
         self.decision_ = decision
         self.components_ = ("net", "knn")
         self.threshold_ = float(-decision.bias / decision.gain)
         self.scale_ = float(1.0 / decision.gain)
         self.pixel_threshold_ = float(pixel_threshold)
-        self.validation_predictions_ = self._crossfit_predictions(graph, val_images, crossfitted)
-        self.validation_auroc_ = auroc(np.array([p.score for p in self.validation_predictions_]), val_labels)
-        self.tuning_ = tuning
-        self.fit_seconds_ = time.perf_counter() - started
-        return self
+
+    def _prepare(
+        self,
+        images: list[np.ndarray],
+        labels: list[int] | np.ndarray,
+        masks: list[np.ndarray | None] | None,
+        anomaly_types: list[str] | None,
+        validation: Validation | None,
+    ) -> _Prepared:
+        """Check the inputs, hold out validation images if none are given, resize everything."""
+        label_array = _check_inputs(images, labels, masks)
+        segmentation = masks is not None and any(m is not None for m in masks)
+        types = list(anomaly_types or []) or (["anomaly"] if segmentation else [])
+        n_types = len(types) if segmentation else 0
+        if validation is None:
+            images, label_array, masks, validation = self._hold_out(images, label_array, masks)
+        val_labels = _check_inputs(validation.images, validation.labels, validation.masks)
+        height, width = np.asarray(images[0]).shape[:2]
+        size = self.working_size_for(height, width, defect_area=defect_area(masks))
+        train = TrainingSet(
+            [resize_image(image, size) for image in images],
+            label_array,
+            _resize_masks(masks, size, len(images), n_types),
+        )
+        val_images = [resize_image(image, size) for image in validation.images]
+        return _Prepared(
+            train,
+            val_images,
+            val_labels,
+            _resize_masks(validation.masks, size, len(val_images), n_types),
+            size,
+            types,
+            segmentation,
+        )
+
+    def _build_graph(self, data: _Prepared) -> tuple[ScoringGraph, str]:
+        """The frozen trunk, the trunk copy to fine-tune with its head, in one scoring module."""
+        frozen, source = make_trunk(self.arch, self.weights, self.seed, with_top=False)
+        tuned, _ = make_trunk(self.arch, self.weights, self.seed, with_top=True)
+        grid = (data.size[0] // HEAD_STRIDE, data.size[1] // HEAD_STRIDE)
+        n_types = len(data.types) if data.segmentation else 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)  # the head's initial weights
+            net = DefectNet(unfreeze_tunable(tuned), n_types, grid, self.top_fraction)
+        dim, bank_size = int(self._setting("feature_dim")), int(self._setting("bank_size"))
+        return ScoringGraph(frozen, net, dim, bank_size, self.smoothing, data.segmentation), source
+
+    def _fine_tune(
+        self, graph: ScoringGraph, data: _Prepared, transforms: list[str], steps: int, say: Progress
+    ) -> dict[str, float]:
+        device = self._device()
+        grid = (data.size[0] // HEAD_STRIDE, data.size[1] // HEAD_STRIDE)
+        config = TuneConfig(steps=steps, batch=int(self._setting("batch_size")))
+        say("Preparing the training images.")
+        samples = build_samples(
+            graph.frozen.to(device), data.train, transforms, config, grid, self.seed, device
+        )
+        say(f"Fine-tuning the defect network ({steps} steps).")
+
+        def report(step: int, total: int) -> None:
+            if step % 25 == 0 or step == 1:
+                say(f"Fine-tuning the defect network (step {step} of {total}).")
+
+        tuning = finetune(graph.net, samples, config, self.seed, device, progress=report)
+        graph.to("cpu")
+        return tuning
 
     def _hold_out(
         self, images: list[np.ndarray], labels: np.ndarray, masks: list[np.ndarray | None] | None
@@ -341,15 +381,10 @@ class AnomalyDetector:
             Validation([images[i] for i in held], labels[held], held_masks),
         )
 
-    def _fit_knn(
-        self,
-        graph: ScoringGraph,
-        normals: list[np.ndarray],
-        dim: int,
-        bank_size: int,
-        generator: torch.Generator,
-    ) -> list[str]:
+    def _fit_knn(self, graph: ScoringGraph, normals: list[np.ndarray]) -> list[str]:
         """Fit the projection and the bank on the normals; return the harmless transforms."""
+        dim, bank_size = int(self._setting("feature_dim")), int(self._setting("bank_size"))
+        generator = torch.Generator().manual_seed(self.seed)
         chunks: list[torch.Tensor] = []  # float16: the features of all normals in bounded memory
         moments = Moments(graph.frozen.low_channels + graph.frozen.mid_channels)
         with torch.no_grad():
@@ -413,18 +448,27 @@ class AnomalyDetector:
         return _Scores(np.concatenate(nets), np.concatenate(knns), defects)
 
     def _crossfit_predictions(
-        self, graph: ScoringGraph, images: list[np.ndarray], decisions: list[fusion.Decision]
+        self, graph: ScoringGraph, data: _Prepared, scores: _Scores
     ) -> list[Prediction]:
-        """Validation predictions, each made with the decision fitted without that image."""
-        final = (graph.means.clone(), graph.sds.clone(), graph.weights.clone(), graph.bias.clone())
-        results = []
+        """Validation predictions, each made with a decision and pixel threshold fitted without it."""
+        folds = fusion.folds_for(data.val_labels, 3, self.seed)
+        final = (graph.means, graph.sds, graph.weights, graph.bias, graph.pixel_threshold)
+        results: list[Prediction | None] = [None] * len(data.val_images)
         try:
-            for image, decision in zip(images, decisions, strict=True):
-                _install(graph, decision, float(graph.pixel_threshold))
-                results += self._run(graph, [image])
+            for decision, members, others in fusion.crossfit(scores.net, scores.knn, data.val_labels, folds):
+                pixel = 0.5
+                if data.segmentation:
+                    pixel = _pixel_threshold(
+                        _Scores(scores.net[others], scores.knn[others], [scores.defect[i] for i in others]),
+                        data.val_labels[others],
+                        [data.val_masks[i] for i in others],
+                    )
+                _install(graph, decision, pixel)
+                for i in members:
+                    results[i] = self._run(graph, [data.val_images[i]])[0]
         finally:
-            graph.means, graph.sds, graph.weights, graph.bias = final
-        return results
+            graph.means, graph.sds, graph.weights, graph.bias, graph.pixel_threshold = final
+        return [p for p in results if p is not None]
 
     # -------------------------------------------------------------------- inference
 

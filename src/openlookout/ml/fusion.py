@@ -160,8 +160,9 @@ def fit_decision(
 
 
 def folds_for(labels: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
-    """Stratified fold index per image."""
+    """Stratified fold index per image (fewer folds when there are fewer normal images)."""
     labels = np.asarray(labels).astype(int)
+    n_folds = max(1, min(n_folds, int((labels == 0).sum())))
     rng = np.random.default_rng(seed)
     folds = np.zeros(labels.size, dtype=np.int64)
     for value in (0, 1):
@@ -170,19 +171,22 @@ def folds_for(labels: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     return folds
 
 
-def crossfit(net: np.ndarray, knn: np.ndarray, labels: np.ndarray, n_folds: int, seed: int) -> list[Decision]:
-    """One decision per validation image, fitted on the other folds (honest validation scores).
+def crossfit(
+    net: np.ndarray, knn: np.ndarray, labels: np.ndarray, folds: np.ndarray
+) -> list[tuple[Decision, np.ndarray, np.ndarray]]:
+    """Per fold: (decision fitted on the other folds, the fold's members, the other images).
 
-    Falls back to one decision fitted on everything (returned for every image) when a fold
-    would leave no normal image to fit on.
+    Scoring each fold with a decision fitted without it gives honest validation scores. With a
+    single fold (too few normal images to split), the decision is fitted on all images and
+    said to be so by ``others`` covering everything.
     """
     labels = np.asarray(labels).astype(bool)
-    n_normal = int((~labels).sum())
-    folds = folds_for(labels, min(n_folds, max(1, n_normal)), seed)
-    if folds.max() < 1:
-        whole = fit_decision(net, knn, labels)
-        return [whole] * labels.size
-    per_fold = {
-        int(f): fit_decision(net[folds != f], knn[folds != f], labels[folds != f]) for f in np.unique(folds)
-    }
-    return [per_fold[int(f)] for f in folds]
+    everything = np.arange(labels.size)
+    out = []
+    for fold in np.unique(folds):
+        members = np.flatnonzero(folds == fold)
+        others = np.flatnonzero(folds != fold)
+        if not (~labels[others]).any():  # no normal image left to fit on
+            return [(fit_decision(net, knn, labels), everything, everything)]
+        out.append((fit_decision(net[others], knn[others], labels[others]), members, others))
+    return out
