@@ -50,6 +50,20 @@ class Settings:
     max_inference_units: int = 8
     # Trial detection: onnxruntime threads (0: up to 2).
     trial_threads: int = 0
+    # Bounded resources (docs/limits.md): seconds a client may take to send a request's headers
+    # and its body; open connections at once; inference units across every hosted model (0: from
+    # the cores and memory); the seconds of work a model's DetectAnomalies queue may hold before
+    # new requests are shed with ThrottlingException.
+    header_timeout_s: int = 10
+    body_timeout_s: int = 60
+    max_connections: int = 1000
+    server_inference_units: int = 0
+    detect_queue_s: int = 3
+    # Storage: free bytes an import or upload must leave on the data and blob disks; the blob
+    # collector's period (0: never runs on its own) and the age an unreferenced blob must reach.
+    min_free_bytes: int = 256 * 1024 * 1024
+    gc_interval_s: int = 3600
+    gc_grace_s: int = 3600
     # Knobs given by name (``Settings(extra={"training_preset": "fast"})``): each must name a
     # field above and is converted like its environment variable. Nothing reads it afterwards.
     extra: InitVar[Mapping[str, Any] | None] = None

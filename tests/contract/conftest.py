@@ -33,6 +33,7 @@ from openlookout.client import lookoutvision_client
 from openlookout.runtime import build_runtime, close_runtime
 from openlookout.service.context import Runtime
 from openlookout.settings import Settings
+from openlookout.web.connections import uvicorn_limits
 
 S3_TEST_CREDENTIALS = TEST_CREDENTIALS
 STARTUP_TIMEOUT_S = 20.0
@@ -70,7 +71,11 @@ def _start_server(base_dir: Path, s3_endpoint: str, overrides: dict[str, Any]) -
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(runtime), log_level="warning", lifespan="off", access_log=False)
+    limits = uvicorn_limits(
+        header_timeout_s=settings.header_timeout_s, max_connections=settings.max_connections
+    )
+    app = create_app(runtime)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **limits)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -3,7 +3,8 @@
 Extension routes (``/openlookout/...``) are matched first; every other request goes to the one
 model-driven endpoint (the router's default app, so no path pattern can miss it), which answers
 unknown routes with an AWS-shaped JSON error too. A wrong method on an extension route gets the
-same JSON error instead of Starlette's plain-text one.
+same JSON error instead of Starlette's plain-text one. ``web.bodies.BodyGuard`` wraps it all: no
+body above the largest route limit, and none that takes longer than ``body_timeout_s`` to arrive.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,11 +21,15 @@ from openlookout.api.errors import UnknownOperationException, error_response
 from openlookout.api.extensions import extension_routes
 from openlookout.api.heatmap import heatmap_routes
 from openlookout.api.http import new_request_id
-from openlookout.api.wire import Handler, WireApi
+from openlookout.api.wire import MAX_JSON_BODY_BYTES, Handler, WireApi
 from openlookout.console.routes import console_routes
 from openlookout.service.context import Runtime
 from openlookout.service.operations import OPERATIONS
 from openlookout.spec.loader import load_service_model
+from openlookout.web.bodies import BodyGuard
+
+# No route accepts a larger body (UpdateDatasetEntries' Changes as JSON is the largest).
+MAX_BODY_BYTES = MAX_JSON_BODY_BYTES
 
 
 def create_app(runtime: Runtime, *, handlers: Mapping[str, Handler] | None = None) -> Starlette:
@@ -36,7 +42,8 @@ def create_app(runtime: Runtime, *, handlers: Mapping[str, Handler] | None = Non
         return error_response(error, new_request_id())
 
     routes = extension_routes(runtime, model) + heatmap_routes(runtime, model) + console_routes(runtime)
-    app = Starlette(routes=routes, exception_handlers={HTTPException: not_routed})
+    guard = Middleware(BodyGuard, ceiling=MAX_BODY_BYTES, timeout_s=runtime.settings.body_timeout_s)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: not_routed}, middleware=[guard])
     app.router.default = wire.asgi
     return app
 

@@ -22,6 +22,7 @@ from openlookout.api.sigv4 import caller_scope
 from openlookout.errors import InternalServerException, ServiceError, ValidationException
 from openlookout.service.context import RequestContext
 from openlookout.settings import Settings
+from openlookout.web.bodies import BodyRefused, read_bounded
 
 log = logging.getLogger("openlookout.api")
 
@@ -40,25 +41,11 @@ def request_context(request: Request, settings: Settings, request_id: str) -> Re
 
 
 async def read_body(request: Request, *, limit: int, require_length: bool = False) -> bytes:
-    """The whole body, refusing more than ``limit`` bytes before reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is None and require_length:
-        raise ValidationException("This request needs a Content-Length header.")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise ValidationException("The Content-Length header is not a number.")
-        if int(declared) > limit:
-            raise ValidationException(
-                f"The request body is {int(declared)} bytes; at most {limit} are accepted."
-            )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ValidationException(f"The request body is larger than {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The whole body within ``limit`` bytes (``web.bodies.read_bounded``); ValidationException if not."""
+    try:
+        return await read_bounded(request, limit=limit, require_length=require_length)
+    except BodyRefused as refusal:
+        raise ValidationException(refusal.message) from None
 
 
 def json_response(payload: Any, request_id: str, status_code: int = 200) -> Response:

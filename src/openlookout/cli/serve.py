@@ -56,6 +56,7 @@ def run_server(settings: Settings) -> None:
 
     from openlookout.api.app import create_app
     from openlookout.runtime import StartupError, build_runtime, close_runtime
+    from openlookout.web.connections import uvicorn_limits
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -69,7 +70,10 @@ def run_server(settings: Settings) -> None:
         stderr.print(f"database: {_redacted(settings.resolved_database_url)}")
         if not _is_loopback(settings.host):
             stderr.print("warning: the API has no authentication and is reachable from other machines")
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+        limits = uvicorn_limits(
+            header_timeout_s=settings.header_timeout_s, max_connections=settings.max_connections
+        )
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", **limits)
         uvicorn.Server(config).run()
     finally:
         close_runtime(runtime)

@@ -4,7 +4,8 @@ A page module lists its routes in ``routes(console: Binder)``. A page that only 
 function ``(runtime, request) -> Response`` and becomes a plain ``def`` endpoint, which Starlette
 runs in its thread pool. An action (a form post or a JSON post) is a plain function
 ``(runtime, request, body) -> Response``: its endpoint refuses posts from pages of other sites,
-reads the body and runs the function in the thread pool.
+reads the body within the route's limit (``web.bodies.read_bounded``; forms 1 MiB unless the
+route says otherwise) and runs the function in the thread pool.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from openlookout.console.forms import MAX_FORM_BYTES
 from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
+from openlookout.web.bodies import BodyRefused, read_bounded
 
 Page = Callable[[Runtime, Request], Response]
 Action = Callable[[Runtime, Request, bytes], Response]
@@ -80,14 +83,28 @@ class Binder:
 
         return endpoint
 
-    def action(self, fn: Action) -> Callable[[Request], Awaitable[Response]]:
-        """An endpoint for a post: the cross-site check, the body, then ``fn`` in the thread pool."""
+    def action(
+        self, fn: Action, *, max_body: int = MAX_FORM_BYTES
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint for a post: the cross-site check, the body (at most ``max_body`` bytes, read
+        with ``web.bodies.read_bounded``), then ``fn`` in the thread pool."""
         runtime = self.runtime
 
         async def endpoint(request: Request) -> Response:
             if cross_site(request):
                 return PlainTextResponse("Refused: this form was sent from another site.", status_code=403)
-            body = await request.body()
+            try:
+                body = await read_bounded(request, limit=max_body)
+            except BodyRefused as refusal:
+                return body_refusal(request, refusal)
             return await run_in_threadpool(fn, runtime, request, body)
 
         return endpoint
+
+
+def body_refusal(request: Request, refusal: BodyRefused) -> Response:
+    """A body the console did not read: JSON for the pages' scripts, plain text for forms."""
+    headers = {"Connection": "close"}
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"message": refusal.message}, status_code=refusal.status, headers=headers)
+    return PlainTextResponse(f"Refused: {refusal.message}", status_code=refusal.status, headers=headers)

@@ -20,8 +20,8 @@ from openlookout.errors import ServiceError, ValidationException
 from openlookout.service.context import Runtime
 from openlookout.service.masks import read_mask, save_mask
 
-# A run-length label map is small; even an all-noise 4096 x 4096 map stays well below this.
-MAX_BODY_BYTES = 64 * 1024 * 1024
+# A run-length label map is small: a 4096 x 4096 map with two million runs fits in this.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 def _target(request: Request) -> tuple[str, str, str]:
@@ -39,8 +39,6 @@ def get_mask(runtime: Runtime, request: Request) -> Response:
 
 def post_mask(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
-        if len(body) > MAX_BODY_BYTES:
-            raise ValidationException(f"The mask is larger than {MAX_BODY_BYTES} bytes.")
         try:
             document = json.loads(body)
         except (ValueError, RecursionError):
@@ -56,5 +54,5 @@ def routes(console: Binder) -> list[BaseRoute]:
     path = "/console/api/projects/{name}/datasets/{dataset_type}/mask"
     return [
         Route(path, console.page(get_mask), methods=["GET"], name="label_mask"),
-        Route(path, console.action(post_mask), methods=["POST"]),
+        Route(path, console.action(post_mask, max_body=MAX_BODY_BYTES), methods=["POST"]),
     ]
