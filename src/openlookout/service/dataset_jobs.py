@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from openlookout.imaging.manifest import new_entry
+from openlookout.imaging.manifest import iter_manifest_lines, new_entry
 from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import Runtime
 from openlookout.service.entries import (
@@ -68,8 +68,7 @@ def run_manifest_import(runtime: Runtime, payload: dict[str, Any]) -> None:
     version_id = payload.get("version_id")
 
     def batch() -> ParsedBatch:
-        data = read_manifest(runtime, uri, version_id)
-        parsed = parse_lines(manifest_lines(data), base=uri)
+        parsed = read_manifest_entries(runtime, uri, version_id)
         if not parsed.candidates and parsed.error is None:
             raise IngestError(f"manifest {uri} holds no dataset entries")
         return parsed
@@ -244,9 +243,21 @@ def _progress_writer(runtime: Runtime, dataset_id: int) -> Callable[[int, int], 
     return write
 
 
-def read_manifest(runtime: Runtime, uri: str, version_id: str | None) -> bytes:
-    """The manifest's bytes (a specific S3 object version when ``version_id`` is given)."""
+def read_manifest_entries(
+    runtime: Runtime, uri: str, version_id: str | None, *, max_bytes: int = MAX_MANIFEST_BYTES
+) -> ParsedBatch:
+    """The manifest's entries (a specific S3 object version when ``version_id`` is given), parsed
+    line by line as it streams in: one line and one read piece in memory, never the whole file."""
     try:
-        return runtime.sources.read(uri, max_bytes=MAX_MANIFEST_BYTES, version_id=version_id)
+        with runtime.sources.open_stream(uri, max_bytes=max_bytes, version_id=version_id) as stream:
+            return parse_lines(iter_manifest_lines(stream), base=uri)
+    except SourceError as exc:
+        raise IngestError(f"cannot read the manifest: {exc.reason}") from None
+
+
+def read_manifest(runtime: Runtime, uri: str, version_id: str | None, *, max_bytes: int) -> bytes:
+    """The manifest's bytes, at most ``max_bytes`` (a known size is checked before reading)."""
+    try:
+        return runtime.sources.read(uri, max_bytes=max_bytes, version_id=version_id)
     except SourceError as exc:
         raise IngestError(f"cannot read the manifest: {exc.reason}") from None

@@ -13,7 +13,8 @@ code as manifests (``openlookout.service.entries``), so every image rule applies
   manifest as its source when the dataset does not exist yet (as on AWS), otherwise
   UpdateDatasetEntries with the manifest's lines (add or replace by ``source-ref``; that
   operation has no manifest location, so the references must be absolute, and its 10 MiB limit on
-  changes applies). Both run with the API's own checks.
+  changes applies: a larger object is refused by its size before a byte of it is read). Both run
+  with the API's own checks.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from openlookout.imaging.manifest import Label, new_entry
 from openlookout.service import dataset_jobs as jobs
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.dataset_jobs import read_manifest
-from openlookout.service.datasets import busy_conflict, new_dataset, start_update
+from openlookout.service.datasets import MAX_CHANGES_BYTES, busy_conflict, new_dataset, start_update
 from openlookout.service.entries import Candidate, IngestError, ParsedBatch
 from openlookout.service.entry_rules import ingest
 from openlookout.service.lookups import require_project
@@ -149,8 +150,9 @@ def import_manifest(
         source = {"GroundTruthManifest": {"S3Object": s3_object}}
         run_operation(runtime, ctx, "CreateDataset", {**target, "DatasetSource": source})
         return
-    try:
-        changes = read_manifest(runtime, f"s3://{s3_object['Bucket']}/{s3_object['Key']}", None)
+    uri = f"s3://{s3_object['Bucket']}/{s3_object['Key']}"
+    try:  # the object's size is checked before its body is read
+        changes = read_manifest(runtime, uri, None, max_bytes=MAX_CHANGES_BYTES)
     except IngestError as exc:
         raise ValidationException(exc.message) from None
     run_operation(runtime, ctx, "UpdateDatasetEntries", {**target, "Changes": changes})

@@ -20,6 +20,7 @@ Every failure raises ``SourceError`` whose message names the reference and the c
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import re
@@ -35,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from openlookout.blobs.base import BlobError, BlobNotFound, BlobStore
 from openlookout.settings import Settings
 from openlookout.sources.s3 import make_s3_client
+from openlookout.sources.streams import CappedStream
 
 UPLOAD_SCHEME = "upload://"
 _UPLOAD_REF = re.compile(r"upload://([0-9a-f]{64})/(.+)", re.DOTALL)
@@ -158,6 +160,80 @@ class SourceReader:
         if uri.startswith(UPLOAD_SCHEME):
             return self._read_upload(uri, max_bytes)
         return self._read_file(self.local_path(uri), uri, max_bytes)
+
+    def open_stream(
+        self, ref: str, *, base: str | None = None, max_bytes: int, version_id: str | None = None
+    ) -> CappedStream:
+        """The bytes behind ``ref`` as a stream read piece by piece (for manifests): never more than
+        ``max_bytes`` in memory or in all. A size known up front (S3 object, file) is checked before
+        reading; reads raise ``SourceError``. Close it (or use it as a context manager)."""
+        uri = self.resolve(ref, base)
+        if uri.startswith("s3://"):
+            return self._open_s3(uri, max_bytes, version_id)
+        if version_id is not None:
+            raise SourceError(f"a version id applies only to s3:// references, not {uri}")
+        if uri.startswith(UPLOAD_SCHEME):
+            data = self._read_upload(uri, max_bytes)
+            return _bytes_stream(data, uri, max_bytes)
+        return self._open_file(self.local_path(uri), uri, max_bytes)
+
+    def _open_file(self, real: Path, uri: str, max_bytes: int) -> CappedStream:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(real, flags)
+        except OSError as exc:
+            raise SourceError(f"{uri} cannot be opened: {_os_reason(exc)}") from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise SourceError(f"{uri} is not a regular file")
+            if info.st_size > max_bytes:
+                raise SourceError(f"{uri} is {info.st_size} bytes, more than the limit of {max_bytes} bytes")
+        except BaseException:
+            os.close(fd)
+            raise
+        return CappedStream(
+            lambda n: os.read(fd, n),
+            max_bytes=max_bytes,
+            too_large=lambda: SourceError(f"{uri} is more than the limit of {max_bytes} bytes"),
+            on_error=lambda exc: SourceError(f"{uri} cannot be read: {_os_reason(exc)}"),
+            close=lambda: os.close(fd),
+        )
+
+    def _open_s3(self, uri: str, max_bytes: int, version_id: str | None) -> CappedStream:
+        bucket, key = split_s3_uri(uri)
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id is not None:
+            kwargs["VersionId"] = version_id
+        what = uri if version_id is None else f"{uri} (version {version_id})"
+        try:
+            response = self._s3().get_object(**kwargs)
+        except ClientError as exc:
+            raise SourceError(_s3_reason(exc, what, bucket)) from None
+        except NoCredentialsError:
+            raise SourceError(
+                f"{what} cannot be read: no S3 credentials are configured on this server"
+            ) from None
+        except BotoCoreError as exc:
+            raise SourceError(f"{what} cannot be read: {exc}") from None
+        body = response["Body"]
+        length = response.get("ContentLength")
+        if isinstance(length, int) and length > max_bytes:
+            body.close()
+            raise SourceError(f"{what} is {length} bytes, more than the limit of {max_bytes} bytes")
+
+        def failed(exc: Exception) -> SourceError:
+            if isinstance(exc, ClientError):
+                return SourceError(_s3_reason(exc, what, bucket))
+            return SourceError(f"{what} cannot be read: {exc}")
+
+        return CappedStream(
+            body.read,
+            max_bytes=max_bytes,
+            too_large=lambda: SourceError(f"{what} is more than the limit of {max_bytes} bytes"),
+            on_error=failed,
+            close=body.close,
+        )
 
     def local_path(self, uri: str) -> Path:
         """The real path behind a ``file://`` URI, checked against the allowed roots."""
@@ -359,6 +435,17 @@ def _read_capped(read: Any, max_bytes: int) -> bytes | None:
         if total > max_bytes:
             return None
     return b"".join(pieces)
+
+
+def _bytes_stream(data: bytes, uri: str, max_bytes: int) -> CappedStream:
+    """Bytes already in memory as a ``CappedStream``."""
+    view = io.BytesIO(data)
+    return CappedStream(
+        view.read,
+        max_bytes=max_bytes,
+        too_large=lambda: SourceError(f"{uri} is more than the limit of {max_bytes} bytes"),
+        on_error=lambda exc: SourceError(f"{uri} cannot be read: {exc}"),
+    )
 
 
 def _os_reason(exc: BaseException) -> str:

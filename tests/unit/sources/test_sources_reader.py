@@ -314,3 +314,33 @@ def test_upload_references_read_from_the_attached_blob_store(tmp_path: Path) -> 
 def test_upload_references_need_a_blob_store() -> None:
     ref = "upload://" + "a" * 64 + "/x.png"
     assert "no blob store" in failure(lambda: SourceReader(Settings()).read(ref, max_bytes=100))
+
+
+def test_open_stream_reads_lines_within_the_limit(tmp_path: Path) -> None:
+    from openlookout.sources.streams import CappedStream
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "m.txt").write_bytes(b"one\ntwo two\n" + b"x" * 100 + b"\nlast")
+    reader = SourceReader(Settings(allow_local_roots=(root,)))
+    with reader.open_stream((root / "m.txt").as_uri(), max_bytes=1000) as stream:
+        assert isinstance(stream, CappedStream)
+        assert stream.readline(50) == b"one\n"
+        assert stream.readline(50) == b"two two\n"
+        assert stream.readline(50) == b"x" * 50
+        assert stream.readline(200) == b"x" * 50 + b"\n"
+        assert stream.readline(50) == b"last"
+        assert stream.readline(50) == b""
+    with pytest.raises(SourceError, match="more than the limit of 10 bytes"):
+        reader.open_stream((root / "m.txt").as_uri(), max_bytes=10)
+    pieces = iter([b"a\nb", b"c\n", b"d" * 20])
+    capped = CappedStream(
+        lambda n: next(pieces, b""),
+        max_bytes=10,
+        too_large=lambda: SourceError("too large"),
+        on_error=lambda exc: SourceError(str(exc)),
+    )
+    assert capped.readline() == b"a\n"
+    assert capped.readline() == b"bc\n"
+    with pytest.raises(SourceError, match="too large"):
+        capped.readline()
