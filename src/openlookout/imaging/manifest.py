@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from typing import Any, Literal, Protocol
 
 MAX_ENTRY_CHARS = 8192
 MAX_COLOUR_MAP_ENTRIES = 256
@@ -344,7 +344,13 @@ def new_entry(
     )
 
 
-def iter_manifest_lines(stream: IO[bytes] | IO[str]) -> Iterator[tuple[int, str]]:
+class LineReader(Protocol):
+    """Anything with ``readline(limit)``: an open file, ``io.BytesIO``, a source's capped stream."""
+
+    def readline(self, limit: int = -1, /) -> bytes | str: ...
+
+
+def iter_manifest_lines(stream: LineReader) -> Iterator[tuple[int, str]]:
     """``(line_number, text)`` for each non-blank line of a manifest (1-based numbers).
 
     Reads at most a bounded amount per line: a line over 8,192 characters raises ``ManifestError``
