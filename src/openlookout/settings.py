@@ -39,6 +39,14 @@ class Settings:
     default_region: str = "us-east-1"
     # Signs pagination tokens; empty: a random secret made once and kept in the database.
     paging_secret: str = ""
+    # Who may call (docs/security.md): the CSV file of access keys (empty: no authentication, and
+    # then only a loopback address unless insecure_no_auth), more host names the server answers to
+    # besides its bind address and the loopback names, and the S3 buckets (and prefixes) each
+    # account may use, as ACCOUNT=BUCKET[/PREFIX] (with keys, an account reaches no other bucket).
+    credentials_file: str = ""
+    insecure_no_auth: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    s3_allow: tuple[str, ...] = ()
     # Training: a preset of openlookout.ml.PRESETS (empty: the detector's default), the working
     # long side in pixels (a multiple of 32; 0: the detector's default), torch threads (0: up to 4).
     training_preset: str = ""
@@ -81,6 +89,11 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'openlookout.db').resolve()}"
 
     @property
+    def authenticates(self) -> bool:
+        """True when requests must be signed with keys of the credentials file."""
+        return bool(self.credentials_file)
+
+    @property
     def resolved_blob_url(self) -> str:
         return self.blob_url or (self.data_dir / "blobs").resolve().as_uri()
 
@@ -111,4 +124,8 @@ def _convert(name: str, raw: str) -> Any:
         return Path(raw)
     if kind == "tuple[Path, ...]":
         return tuple(Path(p) for p in raw.split(os.pathsep) if p)
+    if kind == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind == "tuple[str, ...]":
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
     return raw

@@ -243,8 +243,8 @@ def test_labels_and_masks_change_in_the_request_after_the_original_files_are_gon
 ) -> None:
     """A console edit reads the service's own copies: it needs neither the original files nor a job."""
     from sqlalchemy import select
+    from tests.helpers.accounts import default_context
 
-    from openlookout.console.calls import console_context
     from openlookout.service.imports import import_labeled_source
     from openlookout.store.tables import jobs
 
@@ -254,7 +254,7 @@ def test_labels_and_masks_change_in_the_request_after_the_original_files_are_gon
         (folder / f"gone{seed}.png").write_bytes(png_image(WIDTH, HEIGHT, seed=40 + seed))
     lv.create_project(ProjectName="gone")
     import_labeled_source(
-        server.runtime, console_context(server.runtime), "gone", "train", folder.as_uri(), False
+        server.runtime, default_context(server.runtime), "gone", "train", folder.as_uri(), False
     )
     assert server.runtime.jobs.wait_idle(30.0)
     for file in folder.iterdir():

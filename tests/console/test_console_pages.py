@@ -154,7 +154,8 @@ def test_bad_upload_reason_is_the_apis(server: Any, lv: Any) -> None:
 
 
 def test_labeling_imported_images_goes_through_update_dataset_entries(server: Any, lv: Any) -> None:
-    from openlookout.console.calls import console_context
+    from tests.helpers.accounts import default_context
+
     from openlookout.service.imports import import_labeled_source
 
     folder = server.local_root / "plates"
@@ -162,7 +163,7 @@ def test_labeling_imported_images_goes_through_update_dataset_entries(server: An
     for seed in range(2):
         (folder / f"plate{seed}.png").write_bytes(png_image(seed=seed))
     lv.create_project(ProjectName="plates")
-    ctx = console_context(server.runtime)
+    ctx = default_context(server.runtime)
     import_labeled_source(server.runtime, ctx, "plates", "train", folder.as_uri(), labeled=False)
     assert server.runtime.jobs.wait_idle(30.0)
     with _client(server) as web:

@@ -22,10 +22,10 @@ from tests.contract.test_models_support import (
     classification_project,
     wait_model,
 )
+from tests.helpers.accounts import default_context
 from tests.helpers.synthetic import png_image
 
 from openlookout.client import lookoutvision_client
-from openlookout.console.calls import console_context
 from openlookout.service.lookups import require_project
 from openlookout.store import trials as trial_store
 
@@ -181,7 +181,7 @@ def running_trial(server: Any, project: str, files: list[str]) -> tuple[int, dic
     """A RUNNING trial over ``files`` with every image pending; (trial id, file name -> image id)."""
     runtime = server.runtime
     with runtime.db.begin() as conn:
-        project_id = require_project(conn, console_context(runtime), project).id
+        project_id = require_project(conn, default_context(runtime), project).id
         trial_id = trial_store.insert_trial(
             conn,
             project_id=project_id,

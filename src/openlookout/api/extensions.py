@@ -21,8 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from openlookout.api.authentication import Authenticator
+from openlookout.api.content_types import require_content_type
 from openlookout.api.decoding import parse_json_object
-from openlookout.api.http import guarded, json_response, read_body, request_context
+from openlookout.api.http import guarded, json_response, read_body
 from openlookout.errors import ValidationException
 from openlookout.service import imports, readiness
 from openlookout.service.context import Runtime
@@ -32,11 +34,14 @@ from openlookout.spec.validation import check_value
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_SOURCE_CHARS = 2048
 MAX_IMAGE_NAME_CHARS = 255
+MAX_IMPORT_BODY_BYTES = 64 * 1024
+# Raw image bytes: the image's own type, or untyped bytes (a type no web form can send).
+IMAGE_BODY_TYPES = ("image/png", "image/jpeg", "application/octet-stream")
 LABELS = ("normal", "anomaly")
 
 
-def extension_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
-    """The extension routes bound to ``runtime``."""
+def extension_routes(runtime: Runtime, model: ServiceModel, auth: Authenticator) -> list[BaseRoute]:
+    """The extension routes bound to ``runtime``, their callers decided by ``auth``."""
 
     def target(request: Request) -> tuple[str, str]:
         project = request.path_params["project"]
@@ -47,11 +52,13 @@ def extension_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
 
     async def add_image(request: Request) -> Response:
         async def handle(request_id: str) -> Response:
-            ctx = request_context(request, runtime.settings, request_id)
+            signed = auth.check_headers(request)
             project, dataset_type = target(request)
             name = _image_name(request.query_params.get("name"))
             label = _label(request.query_params.get("label"))
             data = await read_body(request, limit=MAX_IMAGE_BYTES, require_length=True)
+            ctx = auth.context(request, signed, data, request_id)
+            require_content_type(request, data, IMAGE_BODY_TYPES)
             ref = await run_in_threadpool(
                 imports.add_image, runtime, ctx, project, dataset_type, name, data, label
             )
@@ -61,9 +68,12 @@ def extension_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
 
     async def import_source(request: Request) -> Response:
         async def handle(request_id: str) -> Response:
-            ctx = request_context(request, runtime.settings, request_id)
+            signed = auth.check_headers(request)
             project, dataset_type = target(request)
-            document = parse_json_object(await read_body(request, limit=64 * 1024))
+            body = await read_body(request, limit=MAX_IMPORT_BODY_BYTES)
+            ctx = auth.context(request, signed, body, request_id)
+            require_content_type(request, body, ("application/json",))
+            document = parse_json_object(body)
             source, labeled = _import_request(document)
             job_id = await run_in_threadpool(
                 imports.import_labeled_source, runtime, ctx, project, dataset_type, source, labeled
@@ -74,8 +84,10 @@ def extension_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
 
     async def training_readiness(request: Request) -> Response:
         async def handle(request_id: str) -> Response:
-            ctx = request_context(request, runtime.settings, request_id)
+            signed = auth.check_headers(request)
             project, _ = target(request)
+            body = await read_body(request, limit=MAX_IMPORT_BODY_BYTES)
+            ctx = auth.context(request, signed, body, request_id)
             result = await run_in_threadpool(readiness.training_readiness, runtime, ctx, project)
             return json_response(_readiness_json(result), request_id)
 

@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from openlookout.api.http import guarded, json_response, read_body, request_context
+from openlookout.api.authentication import Authenticator
+from openlookout.api.http import guarded, json_response, read_body
 from openlookout.errors import ValidationException
 from openlookout.service.context import Runtime
 from openlookout.service.detection import detect as run_detection
@@ -27,12 +28,12 @@ from openlookout.spec.validation import check_value
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 
 
-def heatmap_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
-    """The heatmap detection route bound to ``runtime``."""
+def heatmap_routes(runtime: Runtime, model: ServiceModel, auth: Authenticator) -> list[BaseRoute]:
+    """The heatmap detection route bound to ``runtime``, its callers decided by ``auth``."""
 
     async def detect(request: Request) -> Response:
         async def handle(request_id: str) -> Response:
-            ctx = request_context(request, runtime.settings, request_id)
+            signed = auth.check_headers(request)
             project = request.path_params["project"]
             version = request.path_params["version"]
             check_value(model, model.shape("ProjectName"), project, "project")
@@ -41,6 +42,7 @@ def heatmap_routes(runtime: Runtime, model: ServiceModel) -> list[BaseRoute]:
             if flag not in ("true", "false", "1", "0"):
                 raise ValidationException("The query parameter 'heatmap' must be true or false.")
             body = await read_body(request, limit=MAX_IMAGE_BYTES, require_length=True)
+            ctx = auth.context(request, signed, body, request_id)
             result = await run_in_threadpool(
                 run_detection,
                 runtime,

@@ -16,10 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from openlookout.api.authentication import Authenticator
+from openlookout.api.content_types import require_content_type
 from openlookout.api.decoding import decode_request
 from openlookout.api.encoding import encode_result
 from openlookout.api.errors import UnknownOperationException
-from openlookout.api.http import guarded, raw_json_response, read_body, request_context
+from openlookout.api.http import guarded, raw_json_response, read_body
 from openlookout.api.routing import Router
 from openlookout.errors import ValidationException
 from openlookout.service.context import RequestContext, Runtime
@@ -32,13 +34,17 @@ Handler = Callable[[Runtime, RequestContext, dict[str, Any]], dict[str, Any]]
 
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024  # 10 MiB of Changes is ~13.4 MiB as base64
 MAX_STREAM_BODY_BYTES = 8 * 1024 * 1024  # the largest image the service accepts
+JSON_TYPES = ("application/json",)
 
 
 class WireApi:
     """The catch-all ASGI endpoint for ``/2020-11-20/...`` (and any unknown path)."""
 
-    def __init__(self, runtime: Runtime, model: ServiceModel, handlers: Mapping[str, Handler]) -> None:
+    def __init__(
+        self, runtime: Runtime, model: ServiceModel, handlers: Mapping[str, Handler], auth: Authenticator
+    ) -> None:
         self.runtime = runtime
+        self.auth = auth
         self.model = model
         self.handlers = handlers
         self.router = Router(model)
@@ -56,7 +62,7 @@ class WireApi:
         await response(scope, receive, send)
 
     async def _handle(self, request: Request, request_id: str) -> Response:
-        ctx = request_context(request, self.runtime.settings, request_id)
+        signed = self.auth.check_headers(request)
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         raw_path_text = raw_path.decode("latin-1").split("?", 1)[0]
         found = self.router.match(request.method, raw_path_text)
@@ -71,6 +77,9 @@ class WireApi:
             limit=MAX_STREAM_BODY_BYTES if streaming else MAX_JSON_BODY_BYTES,
             require_length=streaming,
         )
+        ctx = self.auth.context(request, signed, body, request_id)
+        if not streaming:  # DetectAnomalies' handler accepts only image/png and image/jpeg itself
+            require_content_type(request, body, JSON_TYPES)
         raw_query = request.scope.get("query_string", b"").decode("latin-1")
         headers = {k.lower(): v for k, v in request.headers.items()}
         params = decode_request(self.model, operation, found.uri_params, headers, raw_query, body)

@@ -2,25 +2,28 @@
 
 Every page action goes through ``call`` (``service.operations.run_operation``: the checks the wire
 layer makes against the API model, then the operation's handler) or a service function, always as
-the server's default account and region, so the console adds no rules of its own.
+the console's user of the request being served (``console_context``: the signed-in key's account,
+or the default account when the server has no credentials file) and the default region, so the
+console adds no rules of its own and reaches nothing of another account.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from openlookout.console.signin import current_user
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.operations import run_operation
 
 
-def console_context(runtime: Runtime) -> RequestContext:
-    """The caller the console acts as: the installation's default account and region."""
-    return RequestContext(runtime.settings.default_account_id, runtime.settings.default_region, "console")
+def console_context() -> RequestContext:
+    """The caller the console acts as for the request being served (set by ``routing.Binder``)."""
+    return current_user().ctx
 
 
 def call(runtime: Runtime, operation: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run ``operation`` as the console's caller; ServiceError on refusal."""
-    return run_operation(runtime, console_context(runtime), operation, params)
+    return run_operation(runtime, console_context(), operation, params)
 
 
 def every_page(runtime: Runtime, operation: str, params: dict[str, Any], key: str) -> list[Any]:

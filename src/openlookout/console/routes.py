@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from openlookout.auth.credentials import KeyStore
 from openlookout.console.pages import (
     anomaly_types,
     gallery,
@@ -24,15 +25,19 @@ from openlookout.console.pages import (
     models,
     project,
     projects,
+    sign_in,
     trial_review,
     trials,
+    uploads,
 )
 from openlookout.console.routing import Binder
+from openlookout.console.signin import ConsoleAuth
 from openlookout.service.context import Runtime
 from openlookout.service.thumbnails import is_sha256, thumbnail
 
 STATIC_DIR = Path(__file__).parent / "static"
 PAGE_MODULES = (
+    sign_in,
     projects,
     project,
     gallery,
@@ -45,6 +50,7 @@ PAGE_MODULES = (
     model_results,
     trials,
     trial_review,
+    uploads,
 )
 
 
@@ -54,13 +60,13 @@ def thumbnail_file(runtime: Runtime, request: Request) -> Response:
     data = thumbnail(runtime.blobs, key) if is_sha256(key) else None
     if data is None:
         return Response("No such image.", status_code=404, media_type="text/plain")
-    headers = {"Cache-Control": "public, max-age=31536000, immutable"}
+    headers = {"Cache-Control": "private, max-age=31536000, immutable"}
     return Response(data, media_type="image/jpeg", headers=headers)
 
 
-def console_routes(runtime: Runtime) -> list[BaseRoute]:
-    """Every console route, each bound to ``runtime``."""
-    console = Binder(runtime)
+def console_routes(runtime: Runtime, keys: KeyStore | None = None) -> list[BaseRoute]:
+    """Every console route, each bound to ``runtime``; with ``keys``, for signed-in users only."""
+    console = Binder(runtime, ConsoleAuth(runtime.settings, keys))
     routes: list[BaseRoute] = [route for module in PAGE_MODULES for route in module.routes(console)]
     return [
         *routes,

@@ -6,6 +6,11 @@ runs in its thread pool. An action (a form post or a JSON post) is a plain funct
 ``(runtime, request, body) -> Response``: its endpoint refuses posts from pages of other sites,
 reads the body within the route's limit (``web.bodies.read_bounded``; forms 1 MiB unless the
 route says otherwise) and runs the function in the thread pool.
+
+Both first find the console's user (``signin.ConsoleAuth``); a request without one gets the
+sign-in page (or 401/404 for scripts and images) and never reaches the function, which runs
+acting as that user (``calls.console_context``). ``public_page`` and ``public_action`` are for the
+sign-in pages themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from openlookout.console.forms import MAX_FORM_BYTES
+from openlookout.console.signin import ConsoleAuth, ConsoleUser, acting_as, sign_in_needed
 from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
 from openlookout.web.bodies import BodyRefused, read_bounded
@@ -69,13 +75,27 @@ def cross_site(request: Request) -> bool:
 
 
 class Binder:
-    """Turns page functions into endpoints bound to one runtime."""
+    """Turns page functions into endpoints bound to one runtime and its console sign-in."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, auth: ConsoleAuth) -> None:
         self.runtime = runtime
+        self.auth = auth
 
     def page(self, fn: Page) -> Callable[[Request], Response]:
-        """A plain endpoint for a page that only reads."""
+        """A plain endpoint for a page that only reads, shown to signed-in users only."""
+        runtime, auth = self.runtime, self.auth
+
+        def endpoint(request: Request) -> Response:
+            user = auth.user(request)
+            if user is None:
+                return sign_in_needed(request)
+            with acting_as(user):
+                return fn(runtime, request)
+
+        return endpoint
+
+    def public_page(self, fn: Page) -> Callable[[Request], Response]:
+        """A plain endpoint for a page anyone may see (the sign-in form)."""
         runtime = self.runtime
 
         def endpoint(request: Request) -> Response:
@@ -88,18 +108,37 @@ class Binder:
     ) -> Callable[[Request], Awaitable[Response]]:
         """An endpoint for a post: the cross-site check, the body (at most ``max_body`` bytes, read
         with ``web.bodies.read_bounded``), then ``fn`` in the thread pool."""
-        runtime = self.runtime
+        return self._post(fn, max_body=max_body, public=False)
+
+    def public_action(self, fn: Action) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint for a post anyone may send (signing in and out), with the cross-site check."""
+        return self._post(fn, max_body=MAX_FORM_BYTES, public=True)
+
+    def _post(self, fn: Action, *, max_body: int, public: bool) -> Callable[[Request], Awaitable[Response]]:
+        runtime, auth = self.runtime, self.auth
 
         async def endpoint(request: Request) -> Response:
             if cross_site(request):
                 return PlainTextResponse("Refused: this form was sent from another site.", status_code=403)
+            user = None if public else auth.user(request)
+            if user is None and not public:
+                return sign_in_needed(request)
             try:
                 body = await read_bounded(request, limit=max_body)
             except BodyRefused as refusal:
                 return body_refusal(request, refusal)
-            return await run_in_threadpool(fn, runtime, request, body)
+            return await run_in_threadpool(_run_as, user, fn, runtime, request, body)
 
         return endpoint
+
+
+def _run_as(
+    user: ConsoleUser | None, fn: Action, runtime: Runtime, request: Request, body: bytes
+) -> Response:
+    if user is None:
+        return fn(runtime, request, body)
+    with acting_as(user):
+        return fn(runtime, request, body)
 
 
 def body_refusal(request: Request, refusal: BodyRefused) -> Response:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from openlookout.console.signin import signed_in_user
 from openlookout.errors import ServiceError
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -86,7 +87,7 @@ def render(
 ) -> Response:
     """The page ``name`` rendered with ``context``; a refusal from the service shows as the page's
     error banner and sets its status code."""
-    full = {"error": None, "assets": (), **context}
+    full = {"error": None, "assets": (), "user": signed_in_user(), **context}
     if refused is not None:
         full["error"], status_code = refused.message, refused.status
     return TEMPLATES.TemplateResponse(request, name, full, status_code=status_code)
@@ -99,4 +100,4 @@ def redirect(request: Request, route: str, fragment: str = "", **path_params: An
 
 def render_fragment(request: Request, name: str, context: Mapping[str, Any]) -> str:
     """The HTML of fragment template ``name`` (for JSON answers that pages swap in)."""
-    return TEMPLATES.get_template(name).render({"request": request, **context})
+    return TEMPLATES.get_template(name).render({"request": request, "user": signed_in_user(), **context})

@@ -45,6 +45,7 @@ def client_for(runtime: Runtime) -> Callable[[dict[str, Any]], TestClient]:
     """An in-process HTTP client for an app serving exactly the given handlers."""
 
     def make(handlers: dict[str, Any]) -> TestClient:
-        return TestClient(create_app(runtime, handlers=handlers), raise_server_exceptions=False)
+        app = create_app(runtime, handlers=handlers)
+        return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
     return make

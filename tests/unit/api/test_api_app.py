@@ -136,7 +136,9 @@ def test_validation_runs_before_the_handler(client_for: ClientFor) -> None:
 
 
 def test_malformed_json_is_a_validation_error(client_for: ClientFor) -> None:
-    response = client_for({}).post("/2020-11-20/projects", content=b'{"ProjectName": ')
+    response = client_for({}).post(
+        "/2020-11-20/projects", content=b'{"ProjectName": ', headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["message"]
 

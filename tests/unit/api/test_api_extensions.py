@@ -53,6 +53,27 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
 BASE = "/openlookout/v1/projects/p1"
 
+OCTETS = {"Content-Type": "application/octet-stream"}
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    "declared", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_bodies_a_web_form_can_send_are_refused(
+    client_for: ClientFor, calls: list[tuple[Any, ...]], declared: str | None
+) -> None:
+    headers = {"Content-Type": declared} if declared else {}
+    image = client_for({}).post(
+        BASE + "/datasets/train/images?name=a.png", content=b"PNGDATA", headers=headers
+    )
+    imported = client_for({}).post(
+        BASE + "/datasets/train/import", content=b'{"Source": "/x"}', headers=headers
+    )
+    for response in (image, imported):
+        assert response.status_code == 400 and "content type" in response.json()["message"]
+    assert calls == []
+
 
 def test_health(client_for: ClientFor) -> None:
     response = client_for({}).get("/openlookout/health")
@@ -61,11 +82,11 @@ def test_health(client_for: ClientFor) -> None:
 
 def test_add_image(client_for: ClientFor, calls: list[tuple[Any, ...]]) -> None:
     response = client_for({}).post(
-        BASE + "/datasets/train/images?name=a.png&label=anomaly", content=b"PNGDATA"
+        BASE + "/datasets/train/images?name=a.png&label=anomaly", content=b"PNGDATA", headers=OCTETS
     )
     assert (response.status_code, response.json()) == (200, {"SourceRef": "upload://sha/a.png"})
     assert calls == [("add_image", "us-east-1", "p1", "train", "a.png", b"PNGDATA", "anomaly")]
-    unlabeled = client_for({}).post(BASE + "/datasets/test/images?name=b.jpg", content=b"JPG")
+    unlabeled = client_for({}).post(BASE + "/datasets/test/images?name=b.jpg", content=b"JPG", headers=OCTETS)
     assert unlabeled.status_code == 200 and calls[-1][-1] is None
 
 
@@ -82,7 +103,7 @@ def test_add_image(client_for: ClientFor, calls: list[tuple[Any, ...]]) -> None:
 def test_add_image_input_errors(
     client_for: ClientFor, calls: list[tuple[Any, ...]], path: str, fragment: str
 ) -> None:
-    response = client_for({}).post(path, content=b"PNGDATA")
+    response = client_for({}).post(path, content=b"PNGDATA", headers=OCTETS)
     assert response.status_code == 400
     assert response.headers["x-amzn-errortype"] == "ValidationException"
     assert fragment in response.json()["message"]
@@ -92,7 +113,9 @@ def test_add_image_input_errors(
 def test_add_image_service_rejection_and_size_limit(
     client_for: ClientFor, calls: list[tuple[Any, ...]]
 ) -> None:
-    rejected = client_for({}).post(BASE + "/datasets/train/images?name=a.png", content=b"reject me")
+    rejected = client_for({}).post(
+        BASE + "/datasets/train/images?name=a.png", content=b"reject me", headers=OCTETS
+    )
     assert rejected.status_code == 400 and rejected.json()["message"] == "not an image"
     too_big = client_for({}).post(
         BASE + "/datasets/train/images?name=a.png", content=b"x" * (8 * 1024 * 1024 + 1)
@@ -116,7 +139,7 @@ def test_import(client_for: ClientFor, calls: list[tuple[Any, ...]]) -> None:
     "body", [b"{}", b'{"Source": ""}', b'{"Source": 3}', b'{"Source": "x", "Labeled": "yes"}', b"nope"]
 )
 def test_import_input_errors(client_for: ClientFor, calls: list[tuple[Any, ...]], body: bytes) -> None:
-    response = client_for({}).post(BASE + "/datasets/train/import", content=body)
+    response = client_for({}).post(BASE + "/datasets/train/import", content=body, headers=JSON_TYPE)
     assert response.status_code == 400 and calls == []
 
 

@@ -48,7 +48,7 @@ def types_page(
         "assets": ("mask-editor.css",),
     }
     try:
-        types = project_types(runtime, console_context(runtime), name)
+        types = project_types(runtime, console_context(), name)
     except ServiceError as exc:
         return render(
             request,
@@ -66,7 +66,7 @@ def add_type_post(runtime: Runtime, request: Request, body: bytes) -> Response:
     form = parse_form(body)
     name, colour = first(form, "name"), first(form, "color")
     try:
-        add_type(runtime, console_context(runtime), project_name, name, colour)
+        add_type(runtime, console_context(), project_name, name, colour)
     except ServiceError as exc:
         return types_page(runtime, request, exc, (name, colour))
     return redirect(request, "anomaly_types", name=project_name)
@@ -75,7 +75,7 @@ def add_type_post(runtime: Runtime, request: Request, body: bytes) -> Response:
 def delete_type_post(runtime: Runtime, request: Request, body: bytes) -> Response:
     project_name = request.path_params["name"]
     try:
-        delete_type(runtime, console_context(runtime), project_name, first(parse_form(body), "name"))
+        delete_type(runtime, console_context(), project_name, first(parse_form(body), "name"))
     except ServiceError as exc:
         return types_page(runtime, request, exc)
     return redirect(request, "anomaly_types", name=project_name)

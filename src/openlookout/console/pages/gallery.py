@@ -76,7 +76,7 @@ def gallery_view(runtime: Runtime, request: Request) -> Response:
     try:
         existing = _existing_types(runtime, name)
         wanted = gallery_filter(filters)
-        view = gallery_page(runtime, console_context(runtime), name, dataset_type, wanted, token)
+        view = gallery_page(runtime, console_context(), name, dataset_type, wanted, token)
     except ServiceError as exc:
         failed = {**context, "switch": [dataset_type], "type_names": _type_names([], filters), "view": None}
         return render(request, "gallery.html", failed, refused=exc)
@@ -103,7 +103,7 @@ def apply_labels(runtime: Runtime, request: Request, body: bytes) -> Response:
         back = gallery
     try:
         relabel(
-            runtime, console_context(runtime), name, dataset_type, form.get("ref", []), first(form, "label")
+            runtime, console_context(), name, dataset_type, form.get("ref", []), first(form, "label")
         )
     except ServiceError as exc:
         context = {"title": f"{name} / {dataset_type}", "back": back}

@@ -46,7 +46,7 @@ def label_page(runtime: Runtime, request: Request, refused: ServiceError | None 
         "labels": LABELS,
         "assets": ASSETS,
     }
-    ctx = console_context(runtime)
+    ctx = console_context()
     try:
         view = gallery.gallery_image(
             runtime, ctx, name, dataset_type, ref, gallery_filter(read_filters(filters))
@@ -74,7 +74,7 @@ def _editor_config(request: Request, view: gallery.GalleryImage, types: list[Any
 
 
 def _set_label(runtime: Runtime, name: str, dataset_type: str, ref: str, label: str) -> None:
-    ctx = console_context(runtime)
+    ctx = console_context()
     if label in LABELS and gallery.find_image(runtime, ctx, name, dataset_type, ref).entry.label == label:
         return
     relabel(runtime, ctx, name, dataset_type, [ref], label)
@@ -101,7 +101,7 @@ def image_file(runtime: Runtime, request: Request) -> Response:
     dataset_type = request.path_params["dataset_type"]
     ref = request.query_params.get("ref", "")
     try:
-        data, media = gallery.image_file(runtime, console_context(runtime), name, dataset_type, ref)
+        data, media = gallery.image_file(runtime, console_context(), name, dataset_type, ref)
     except ServiceError as exc:
         return refusal_json(exc)
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=60"})

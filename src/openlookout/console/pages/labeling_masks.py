@@ -31,7 +31,7 @@ def _target(request: Request) -> tuple[str, str, str]:
 
 def get_mask(runtime: Runtime, request: Request) -> Response:
     try:
-        document = read_mask(runtime, console_context(runtime), *_target(request))
+        document = read_mask(runtime, console_context(), *_target(request))
     except ServiceError as exc:
         return refusal_json(exc)
     return JSONResponse(document, headers={"Cache-Control": "no-store"})
@@ -43,7 +43,7 @@ def post_mask(runtime: Runtime, request: Request, body: bytes) -> Response:
             document = json.loads(body)
         except (ValueError, RecursionError):
             raise ValidationException("The mask must be sent as JSON.") from None
-        result = save_mask(runtime, console_context(runtime), *_target(request), document)
+        result = save_mask(runtime, console_context(), *_target(request), document)
     except ServiceError as exc:
         return refusal_json(exc)
     return JSONResponse(result)

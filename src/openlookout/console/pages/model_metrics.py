@@ -58,7 +58,7 @@ def metrics_page(runtime: Runtime, request: Request) -> Response:
         model = call(runtime, "DescribeModel", {"ProjectName": name, "ModelVersion": version})[
             "ModelDescription"
         ]
-        evaluation = model_evaluation(runtime, console_context(runtime), name, version)
+        evaluation = model_evaluation(runtime, console_context(), name, version)
     except ServiceError as exc:
         failed = {**context, "model": None, "evaluation": None}
         return render(request, "model_metrics.html", failed, refused=exc)

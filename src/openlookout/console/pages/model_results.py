@@ -29,7 +29,7 @@ def result_page(runtime: Runtime, request: Request) -> Response:
     name, version, number = (request.path_params[k] for k in ("name", "version", "number"))
     context: dict[str, Any] = {"title": "Test result", **model_context(name), "version": version}
     try:
-        found = model_result(runtime, console_context(runtime), name, version, number)[1]
+        found = model_result(runtime, console_context(), name, version, number)[1]
     except ServiceError as exc:
         return render(
             request,
@@ -55,7 +55,7 @@ def result_page(runtime: Runtime, request: Request) -> Response:
 def picture(runtime: Runtime, request: Request) -> Response:
     name, version, number, which = (request.path_params[k] for k in ("name", "version", "number", "picture"))
     try:
-        found = result_picture(runtime, console_context(runtime), name, version, number, which)
+        found = result_picture(runtime, console_context(), name, version, number, which)
     except ServiceError as exc:
         return PlainTextResponse(exc.message, status_code=exc.status)
     except LookupError as exc:  # NoSuchResult and a model without an exported detector

@@ -62,7 +62,7 @@ def models_page(
     context = {"title": "Models", **model_context(name)}
     try:
         models = every_page(runtime, "ListModels", {"ProjectName": name}, "Models")
-        readiness = training_readiness(runtime, console_context(runtime), name)
+        readiness = training_readiness(runtime, console_context(), name)
         location = _output_location(runtime, name, models)
     except ServiceError as exc:
         failed = {**context, "models": None}

@@ -48,7 +48,7 @@ def project_page(runtime: Runtime, request: Request, refused: ServiceError | Non
     name = request.path_params["name"]
     try:
         datasets = _describe_datasets(runtime, name)
-        readiness = training_readiness(runtime, console_context(runtime), name)
+        readiness = training_readiness(runtime, console_context(), name)
     except ServiceError as exc:
         failed = {"title": name, "project": name, "section": "project", "datasets": None}
         return render(request, "project.html", failed, refused=exc)
@@ -83,11 +83,11 @@ def _import_folder(runtime: Runtime, name: str, form: Form) -> None:
     if len(source) > MAX_SOURCE_CHARS:
         raise ValidationException(f"The source has {len(source)} characters; at most {MAX_SOURCE_CHARS}.")
     labeled = first(form, "labeled") == "yes"
-    import_labeled_source(runtime, console_context(runtime), name, first(form, "type"), source, labeled)
+    import_labeled_source(runtime, console_context(), name, first(form, "type"), source, labeled)
 
 
 def _import_manifest(runtime: Runtime, name: str, form: Form) -> None:
-    import_manifest(runtime, console_context(runtime), name, first(form, "type"), first(form, "manifest"))
+    import_manifest(runtime, console_context(), name, first(form, "type"), first(form, "manifest"))
 
 
 FormWork = Callable[[Runtime, str, Form], None]

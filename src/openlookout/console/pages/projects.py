@@ -34,7 +34,7 @@ class Holdings:
 
 def readiness_summary(runtime: Runtime, name: str) -> str:
     """'ready to train' or what is missing, as one line of text."""
-    readiness = training_readiness(runtime, console_context(runtime), name)
+    readiness = training_readiness(runtime, console_context(), name)
     if readiness.ready:
         return f"ready to train ({readiness.kind})"
     return "missing: " + "; ".join(readiness.missing)

@@ -87,7 +87,7 @@ def _describe_page(runtime: Runtime, name: str, trial_id: int, filters: dict[str
     """The trial with the page of images the review ``filters`` (show, order, page) select."""
     return trial_service.describe_trial(
         runtime,
-        console_context(runtime),
+        console_context(),
         name,
         trial_id,
         offset=(int(filters["page"]) - 1) * PAGE_SIZE,
@@ -165,7 +165,7 @@ def post_verdict(runtime: Runtime, request: Request, body: bytes) -> Response:
         trial_id = _trial_id(request)
         image_id = int(image) if image.isdigit() and len(image) < 13 else 0
         trial_service.set_verdict(
-            runtime, console_context(runtime), name, trial_id, image_id, first(form, "verdict")
+            runtime, console_context(), name, trial_id, image_id, first(form, "verdict")
         )
     except ServiceError as exc:
         return review_page(runtime, request, refused=exc)
@@ -178,7 +178,7 @@ def post_add(runtime: Runtime, request: Request, body: bytes) -> Response:
     try:
         dataset_type = first(parse_form(body), "dataset")
         outcome = trial_service.add_verified(
-            runtime, console_context(runtime), name, _trial_id(request), dataset_type
+            runtime, console_context(), name, _trial_id(request), dataset_type
         )
     except ServiceError as exc:
         return review_page(runtime, request, refused=exc)
@@ -198,7 +198,7 @@ def progress_json(runtime: Runtime, request: Request) -> Response:
         if with_tiles:
             view = _describe_page(runtime, name, trial_id, filters)
         else:
-            view = trial_service.describe_trial(runtime, console_context(runtime), name, trial_id, limit=1)
+            view = trial_service.describe_trial(runtime, console_context(), name, trial_id, limit=1)
     except ServiceError as exc:
         return refusal_json(exc)
     trial = view.trial
@@ -224,7 +224,7 @@ def progress_json(runtime: Runtime, request: Request) -> Response:
 def verdict_json(runtime: Runtime, request: Request, body: bytes) -> Response:
     name = request.path_params["name"]
     image_text = str(request.path_params["image_id"])
-    ctx = console_context(runtime)
+    ctx = console_context()
     try:
         trial_id = _trial_id(request)
         image_id = int(image_text) if image_text.isdigit() and len(image_text) < 13 else 0

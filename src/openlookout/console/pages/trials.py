@@ -45,7 +45,7 @@ def trials_page(
     name = request.path_params["name"]
     context = {**trial_context(runtime, name, f"{name} / trial detection")}
     try:
-        trials = trial_service.list_trials(runtime, console_context(runtime), name)
+        trials = trial_service.list_trials(runtime, console_context(), name)
         models = _trained_models(runtime, name)
     except ServiceError as exc:
         return render(request, "trials.html", {**context, "trials": None}, refused=exc)
@@ -62,7 +62,7 @@ def start_trial(runtime: Runtime, request: Request, body: bytes) -> Response:
     name = request.path_params["name"]
     form = parse_form(body)
     values = {key: first(form, key) for key in ("model", "source", "name")}
-    ctx = console_context(runtime)
+    ctx = console_context()
     try:
         trial_id = trial_service.start_trial(
             runtime, ctx, name, values["model"], values["source"], values["name"]

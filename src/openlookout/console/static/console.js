@@ -5,7 +5,7 @@
 function uploadUrl(project, type, file, label) {
   const query = new URLSearchParams({ name: file.name });
   if (label) query.set("label", label);
-  return "/openlookout/v1/projects/" + encodeURIComponent(project) + "/datasets/" +
+  return "/console/api/projects/" + encodeURIComponent(project) + "/datasets/" +
     encodeURIComponent(type) + "/images?" + query.toString();
 }
 
@@ -23,7 +23,8 @@ const PARALLEL_UPLOADS = 4;
 async function uploadOne(project, type, label, file) {
   try {
     const response = await fetch(uploadUrl(project, type, file, label), {
-      method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" },
+      method: "POST", body: file,
+      headers: { "Content-Type": "application/octet-stream", Accept: "application/json" },
     });
     return response.ok ? null : await errorText(response);
   } catch (e) {
@@ -133,7 +134,15 @@ function setUpAutoRefresh(marker) {
   window.setTimeout(() => window.location.reload(), delay);
 }
 
+// Colour swatches carry their colour as data (the pages allow no inline styles).
+function paintSwatches() {
+  document.querySelectorAll(".swatch[data-color]").forEach((swatch) => {
+    swatch.style.background = swatch.dataset.color;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  paintSwatches();
   const refresh = document.querySelector("[data-auto-refresh]");
   if (refresh) setUpAutoRefresh(refresh);
   const section = document.getElementById("upload");
