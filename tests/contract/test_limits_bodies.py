@@ -49,7 +49,7 @@ def test_three_concurrent_streamed_form_posts_stay_bounded(limited: LiveServer) 
 
 def test_a_declared_length_over_the_form_limit_is_refused_before_the_body(limited: LiveServer) -> None:
     head = (
-        "POST /projects HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n"
+        "POST /projects HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 104857600\r\n\r\n"
     )
     answer = send_raw(limited.url, head.encode())
@@ -70,7 +70,7 @@ def test_api_bodies_over_the_limit_get_an_aws_error(limited: LiveServer) -> None
     assert answer.status == 400
     assert b"x-amzn-errortype: validationexception" in answer.head.lower()
     declared = (
-        "POST /2020-11-20/projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /2020-11-20/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Content-Length: 999999999999\r\n\r\n"
     )
     assert send_raw(limited.url, declared.encode()).status in (400, 413)
@@ -84,7 +84,7 @@ def test_a_body_on_an_unknown_route_is_bounded_too(limited: LiveServer) -> None:
 
 
 def test_headers_sent_one_byte_at_a_time_are_cut_off(limited: LiveServer) -> None:
-    request = b"GET /openlookout/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+    request = b"GET /openlookout/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 200
     took, _ = trickle(limited.url, request, every_s=0.2, limit_s=8)
     assert took < 4, f"the connection stayed open {took:.1f} s"
 
@@ -96,7 +96,7 @@ def test_an_idle_connection_without_a_request_is_closed(limited: LiveServer) -> 
 
 def test_a_body_sent_one_byte_at_a_time_is_refused(limited: LiveServer) -> None:
     head = (
-        b"POST /2020-11-20/projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /2020-11-20/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Content-Length: 500\r\n\r\n"
     )
     took, received = trickle(limited.url, head + b'{"ProjectName": "' + b"a" * 400, every_s=0.05, limit_s=10)
@@ -109,7 +109,7 @@ def test_a_body_sent_one_byte_at_a_time_is_refused(limited: LiveServer) -> None:
 def test_ordinary_requests_still_work(limited: LiveServer, tmp_path: Path) -> None:
     body = json.dumps({"ProjectName": "still-works"}).encode()
     head = (
-        f"POST /2020-11-20/projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST /2020-11-20/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
     answer = send_raw(limited.url, head + body)

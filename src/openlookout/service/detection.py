@@ -2,8 +2,9 @@
 
 Order of checks: the declared content type (``image/png`` or ``image/jpeg``, else
 ValidationException); the model (ResourceNotFoundException) and its state (ConflictException
-unless HOSTED or SYSTEM_UPDATING); the bytes (a real PNG/JPEG of the declared type, within the
-service's image limits, of exactly the model's width and height, else ValidationException).
+unless HOSTED or SYSTEM_UPDATING); the bytes (a PNG/JPEG of the declared type that decodes in full
+with the decoder training used, within the service's image limits, of exactly the model's width and
+height once its EXIF orientation is applied, as at import; else ValidationException, never a 500).
 The result follows spec e.4 (see ``openlookout.hosting.result``). ``detect(..., heatmap=True)`` is
 the extension used by ``/openlookout/.../detect?heatmap=true``: it adds a ``Heatmap`` PNG.
 """
@@ -14,7 +15,8 @@ from typing import Any
 
 from openlookout.errors import InternalServerException, ThrottlingException, ValidationException
 from openlookout.hosting.pool import HostingError, PoolBusy
-from openlookout.imaging.images import ImageRejected, inspect_image
+from openlookout.imaging.admission import admit_image
+from openlookout.imaging.images import ImageRejected
 from openlookout.service import hosting_control
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.lookups import resolve_model
@@ -53,9 +55,10 @@ def detect(
     if not body:
         raise ValidationException("The request body is empty; send the image's bytes as the body.")
     try:
-        info = inspect_image(body, name="the image")
+        admitted = admit_image(body, name="the image")
     except ImageRejected as exc:
         raise ValidationException(f"The image cannot be used: {exc.reason}.") from None
+    info = admitted.info
     if info.format != declared:
         raise ValidationException(
             f"The image is a {info.format.upper()} but the content type says image/{declared}; "
@@ -68,7 +71,7 @@ def detect(
         )
     try:
         pool = hosting_control.pool_for(runtime, model)
-        return pool.detect(body, info.width, info.height, heatmap=heatmap)
+        return pool.detect(admitted.data, info.width, info.height, heatmap=heatmap)
     except PoolBusy as exc:
         raise ThrottlingException(f"The model is busy ({exc}); retry shortly.") from None
     except HostingError as exc:

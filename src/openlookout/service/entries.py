@@ -6,16 +6,17 @@ UpdateDatasetEntries, a labeled folder or S3 prefix, a single uploaded image) tu
 
 1. ``parse_lines`` checks each JSON line on its own (``imaging.manifest``: length, syntax, labels,
    colour maps) plus duplicate source-refs, and remembers the first bad line;
-2. ``fetch_candidates`` reads every image and mask in a thread pool, checks them with
-   ``openlookout.imaging`` without decoding pixel arrays, and copies them into the blob store;
+2. ``fetch_candidates`` reads every image and mask in a thread pool, admits each image through
+   ``imaging.admission`` (decoded in full with the decoder training uses, turned upright by its
+   EXIF orientation) and checks each mask, and copies them into the blob store;
 3. ``entry_rules.apply_candidates`` runs the rules that need the whole project (one image size, no
    duplicate content, anomaly types and their colours, dataset quotas) inside one database
    transaction and writes all rows at once, or writes nothing (``entry_rules.ingest`` runs the three
    steps).
 
 The error reported is always the one of the first bad line, whichever step finds it. Images copied
-into the blob store by an import that later fails stay there: blobs are content-addressed and
-harmless, and the next import of the same file finds them already stored.
+into the blob store by an import that later fails stay there until the blob collector
+(``service.blob_gc``) removes them, once no entry, trial or job refers to them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from openlookout.imaging.images import ImageRejected, inspect_image
+from openlookout.imaging.admission import admit_image
+from openlookout.imaging.images import ImageInfo, ImageRejected, inspect_image
 from openlookout.imaging.manifest import (
     ManifestEntry,
     ManifestError,
@@ -78,6 +80,8 @@ class Candidate:
     # (an edit of an entry the dataset already holds; see ``with_stored_files``).
     image_key: str | None = None
     mask_key: str | None = None
+    # The facts of ``data`` when the caller already admitted it (``imaging.admission``).
+    admitted: ImageInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -223,11 +227,16 @@ def _fetch_one(runtime: Runtime, candidate: Candidate) -> Fetched | IngestError:
     subject = where if candidate.names_image else f"{where}: image {entry.source_ref}"
     try:
         data = candidate.data
-        if data is None and candidate.image_key is not None:
-            data = runtime.blobs.get(candidate.image_key)
-        elif data is None:
-            data = runtime.sources.read(entry.source_ref, base=candidate.base, max_bytes=MAX_IMAGE_BYTES)
-        info = inspect_image(data, name=entry.source_ref)
+        if data is not None and candidate.admitted is not None:
+            info = candidate.admitted  # an upload the caller already admitted
+        elif data is None and candidate.image_key is not None:
+            data = runtime.blobs.get(candidate.image_key)  # the service's own copy: admitted before
+            info = inspect_image(data, name=entry.source_ref)
+        else:
+            if data is None:
+                data = runtime.sources.read(entry.source_ref, base=candidate.base, max_bytes=MAX_IMAGE_BYTES)
+            admitted = admit_image(data, name=entry.source_ref)
+            data, info = admitted.data, admitted.info
         image_key = runtime.blobs.put(data)
         del data
         mask_key: str | None = None

@@ -19,7 +19,6 @@ code as manifests (``openlookout.service.entries``), so every image rule applies
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from pathlib import Path
@@ -29,6 +28,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection
 
 from openlookout.errors import ValidationException
+from openlookout.imaging.admission import admit_image
+from openlookout.imaging.images import ImageRejected
 from openlookout.imaging.manifest import Label, new_entry
 from openlookout.service import dataset_jobs as jobs
 from openlookout.service.context import RequestContext, Runtime
@@ -99,10 +100,15 @@ def add_image(
         raise ValidationException(f"The label must be normal, anomaly or absent, not {label!r}.")
     if not data:
         raise ValidationException(f"The upload {name} is empty.")
-    source_ref = upload_ref(hashlib.sha256(data).hexdigest(), name)
     with runtime.db.begin() as conn:
         project = require_project(conn, ctx, project_name)
         dataset = repo.get_dataset(conn, project.id, dataset_type)
+    try:
+        admitted = admit_image(data, name=name)
+    except ImageRejected as exc:
+        raise ValidationException(f"image {name}: {exc.reason}") from None
+    # The reference names the stored (upright) copy, so it reads back the bytes the entry holds.
+    source_ref = upload_ref(admitted.info.sha256, name)
     created = dataset is None
     if dataset is None:
         dataset, _ = new_dataset(runtime, ctx, project_name, dataset_type, DatasetStatus.CREATE_COMPLETE)
@@ -110,7 +116,16 @@ def add_image(
         raise busy_conflict(project_name, dataset, "updated")
     entry = new_entry(source_ref, cast(Label | None, label), job_name="openlookout/upload")
     batch = ParsedBatch(
-        candidates=[Candidate(position=1, where=f"image {name}", entry=entry, data=data, names_image=True)]
+        candidates=[
+            Candidate(
+                position=1,
+                where=f"image {name}",
+                entry=entry,
+                data=admitted.data,
+                names_image=True,
+                admitted=admitted.info,
+            )
+        ]
     )
 
     def finish(conn: Connection, current: repo.DatasetRow) -> None:

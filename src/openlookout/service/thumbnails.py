@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 
 from PIL import Image
@@ -12,6 +13,7 @@ from openlookout.blobs.base import BlobNotFound, BlobStore
 THUMB_SIDE = 160
 # Modes Image.reduce works on directly; others (palette, 1-bit, 16-bit ...) become RGB first.
 REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "CMYK"}
+log = logging.getLogger(__name__)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -52,6 +54,10 @@ def thumbnail(blobs: BlobStore, sha256: str) -> bytes | None:
         data = blobs.get(sha256)
     except BlobNotFound:
         return None
-    jpeg = make_thumbnail(data)
+    try:
+        jpeg = make_thumbnail(data)
+    except Exception:  # stored before images were admitted in full: no thumbnail, not an error page
+        log.warning("no thumbnail for blob %s: it does not decode", sha256, exc_info=True)
+        return None
     blobs.put_named(cache_name, jpeg)
     return jpeg

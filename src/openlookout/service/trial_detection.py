@@ -1,7 +1,8 @@
 """The ``trial.detect`` job: judge every pending image of a trial with the model's ONNX export.
 
-For each pending image it reads the reference (8 MiB limit), checks it like DetectAnomalies does (a
-PNG/JPEG the service accepts, of the model's exact size), runs the model in-process and builds the
+For each pending image it reads the reference (8 MiB limit), admits it like DetectAnomalies does
+(a PNG/JPEG that decodes in full, turned upright by its EXIF orientation, of the model's exact
+size), runs the model in-process and builds the
 result with the hosting code (``hosting.result.detect_image``), stores the image (and a
 segmentation model's predicted mask) in the blob store and records the row. An image that cannot
 be judged gets a precise error and the job goes on. The trial ends COMPLETED, or FAILED when the
@@ -18,7 +19,8 @@ from typing import Any
 
 from openlookout.hosting.pool import HostingError
 from openlookout.hosting.result import detect_image
-from openlookout.imaging.images import MAX_IMAGE_BYTES, ImageRejected, inspect_image
+from openlookout.imaging.admission import admit_image
+from openlookout.imaging.images import MAX_IMAGE_BYTES, ImageRejected
 from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import Runtime
 from openlookout.service.hosting_control import model_file
@@ -151,10 +153,11 @@ def _judge(runtime: Runtime, model: ModelRow, detector: Any, image: TrialImageRo
         error(f"cannot be read: {exc.reason}")
         return
     try:
-        info = inspect_image(data, name=image.source_ref.rsplit("/", 1)[-1])
+        admitted = admit_image(data, name=image.source_ref.rsplit("/", 1)[-1])
     except ImageRejected as exc:
         error(f"cannot be used: {exc.reason}")
         return
+    data, info = admitted.data, admitted.info
     sha = runtime.blobs.put(data)
     if (info.width, info.height) != (model.image_width, model.image_height):
         error(
