@@ -11,11 +11,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from openlookout.blobs.base import BlobError, BlobNotFound, BlobStore
+from openlookout.blobs.base import BlobError, BlobNotFound, BlobStore, StoredObject
 from openlookout.blobs.files import FileBlobStore
 from openlookout.blobs.s3 import S3BlobStore
 
-__all__ = ["BlobError", "BlobNotFound", "BlobStore", "FileBlobStore", "S3BlobStore", "open_blob_store"]
+__all__ = [
+    "BlobError",
+    "BlobNotFound",
+    "BlobStore",
+    "FileBlobStore",
+    "S3BlobStore",
+    "StoredObject",
+    "open_blob_store",
+]
 
 
 def open_blob_store(url: str, s3_client: Any = None) -> BlobStore:

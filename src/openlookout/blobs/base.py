@@ -8,11 +8,19 @@ Two kinds of objects:
   relative, slash-separated name such as ``models/widgets/1/weights.pt``.
 
 Missing objects raise ``BlobNotFound``; malformed keys or names raise ``BlobError``.
+
+For the blob collector (``service.blob_gc``) every store also lists what it holds with each
+object's last write time, and removes an object only if nothing wrote it since a given time
+(``collect``/``collect_named``): ``put`` of bytes already stored refreshes that time, so bytes a
+running import is putting again are never removed under it. ``free_bytes`` tells how much room is
+left where the store writes (None when it cannot know, as on S3).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 _KEY = re.compile(r"[0-9a-f]{64}")
@@ -26,6 +34,15 @@ class BlobError(Exception):
 
 class BlobNotFound(BlobError):
     """No object under that key or name."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One stored object: its key (blobs) or name (named objects), size and last write (epoch s)."""
+
+    key: str
+    size: int
+    modified: float
 
 
 @runtime_checkable
@@ -47,6 +64,18 @@ class BlobStore(Protocol):
     def exists_named(self, name: str) -> bool: ...
 
     def delete_named(self, name: str) -> None: ...
+
+    def list_blobs(self) -> Iterator[StoredObject]: ...
+
+    def list_named(self) -> Iterator[StoredObject]: ...
+
+    def collect(self, key: str, written_before: float) -> int | None: ...
+
+    def collect_named(self, name: str, written_before: float) -> int | None: ...
+
+    def collect_leftovers(self, written_before: float) -> tuple[int, int]: ...
+
+    def free_bytes(self) -> int | None: ...
 
 
 def check_key(key: str) -> str:

@@ -2,18 +2,24 @@
 
 Layout: ``<prefix>/blobs/<sha256>`` and ``<prefix>/named/<name>``. The bucket is created on first
 use when it does not exist. The store is handed its boto3 client (``sources.s3.make_s3_client``).
+
+``put`` of bytes already stored copies the object onto itself, which sets its last-modified time
+to now; the collector removes an object only when its last-modified time, read just before the
+removal, is older than the collection's cutoff.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from openlookout.blobs.base import BlobError, BlobNotFound, check_key, check_name
+from openlookout.blobs.base import BlobError, BlobNotFound, StoredObject, check_key, check_name
 
+S3_TIME_STEP_S = 1.0
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
 
@@ -119,9 +125,26 @@ class S3BlobStore:
         key = hashlib.sha256(data).hexdigest()
         object_key = self.key_for(key)
         self.ensure_bucket()
-        if not self._exists(object_key):
+        if not self._exists(object_key) or not self._touch(object_key):
             self._put(object_key, data)
         return key
+
+    def _touch(self, object_key: str) -> bool:
+        """Copy the object onto itself (its last-modified time becomes now); False if it is gone."""
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=object_key,
+                CopySource={"Bucket": self.bucket, "Key": object_key},
+                MetadataDirective="REPLACE",
+            )
+            return True
+        except ClientError as exc:
+            if _code(exc) in _MISSING_CODES:
+                return False
+            raise BlobError(f"cannot write s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
+        except BotoCoreError as exc:
+            raise BlobError(f"cannot write s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
 
     def get(self, key: str) -> bytes:
         return self._get(self.key_for(key), f"blob {key}")
@@ -144,6 +167,53 @@ class S3BlobStore:
 
     def delete_named(self, name: str) -> None:
         self._delete(self.named_key(name))
+
+    # -- for the collector ------------------------------------------------------------------
+
+    def list_blobs(self) -> Iterator[StoredObject]:
+        for found in self._list(self._object_key("blobs") + "/"):
+            if "/" not in found.key:
+                yield found
+
+    def list_named(self) -> Iterator[StoredObject]:
+        yield from self._list(self._object_key("named") + "/")
+
+    def collect(self, key: str, written_before: float) -> int | None:
+        return self._collect(self.key_for(key), written_before)
+
+    def collect_named(self, name: str, written_before: float) -> int | None:
+        return self._collect(self.named_key(name), written_before)
+
+    def collect_leftovers(self, written_before: float) -> tuple[int, int]:
+        return 0, 0  # an S3 write is all or nothing
+
+    def free_bytes(self) -> int | None:
+        return None
+
+    def _list(self, prefix: str) -> Iterator[StoredObject]:
+        self.ensure_bucket()
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    modified = item["LastModified"].timestamp()
+                    yield StoredObject(item["Key"][len(prefix) :], int(item.get("Size", 0)), modified)
+        except (ClientError, BotoCoreError) as exc:
+            raise BlobError(f"cannot list s3://{self.bucket}/{prefix}: {_describe(exc)}") from None
+
+    def _collect(self, object_key: str, written_before: float) -> int | None:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=object_key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING_CODES:
+                return None
+            raise BlobError(f"cannot check s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
+        except BotoCoreError as exc:
+            raise BlobError(f"cannot check s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
+        if head["LastModified"].timestamp() + S3_TIME_STEP_S >= written_before:
+            return None  # written since (S3 keeps whole seconds: anything in the same second counts)
+        self._delete(object_key)
+        return int(head.get("ContentLength", 0))
 
 
 def _code(exc: ClientError) -> str:

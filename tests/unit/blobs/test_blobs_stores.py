@@ -116,3 +116,48 @@ def test_s3_store_reports_an_unreachable_endpoint() -> None:
     store = S3BlobStore("b", "", client=make_s3_client("http://127.0.0.1:9", "us-east-1"))
     with pytest.raises(BlobError, match="cannot reach"):
         store.put(b"x")
+
+
+def test_listing_and_collecting_respect_the_write_time(store: BlobStore) -> None:
+    import time
+
+    old_key = store.put(b"old and unreferenced")
+    store.put_named("cache/a.bin", b"named")
+    listed = {found.key: found for found in store.list_blobs()}
+    assert old_key in listed and listed[old_key].size == len(b"old and unreferenced")
+    assert [found.key for found in store.list_named()] == ["cache/a.bin"]
+    cutoff = time.time() + 5  # everything was written before this
+    assert store.collect(old_key, cutoff) == len(b"old and unreferenced")
+    assert not store.exists(old_key)
+    assert store.collect(old_key, cutoff) is None  # already gone
+    assert store.collect_named("cache/a.bin", cutoff) == len(b"named")
+    assert list(store.list_named()) == []
+
+
+def test_a_blob_put_again_after_the_cutoff_is_not_collected(store: BlobStore) -> None:
+    import time
+
+    key = store.put(b"about to be imported again")
+    listed_at = time.time()
+    time.sleep(1.1)  # S3 keeps last-modified times in whole seconds
+    cutoff = time.time()
+    store.put(b"about to be imported again")  # an import puts the same bytes: written now
+    assert cutoff > listed_at
+    assert store.collect(key, cutoff) is None
+    assert store.get(key) == b"about to be imported again"
+
+
+def test_free_bytes_and_leftovers(store: BlobStore, tmp_path: Path) -> None:
+    import time
+
+    if isinstance(store, FileBlobStore):
+        free = store.free_bytes()
+        assert free is not None and free > 0
+        partial = store.root / "ab" / ".tmp-x.part"
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"12345")
+        assert store.collect_leftovers(time.time() + 5) == (1, 5)
+        assert not partial.exists()
+    else:
+        assert store.free_bytes() is None
+        assert store.collect_leftovers(time.time()) == (0, 0)
