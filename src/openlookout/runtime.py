@@ -24,7 +24,14 @@ from openlookout.blobs import open_blob_store
 from openlookout.blobs.base import BlobStore
 from openlookout.hosting.manager import HostingManager
 from openlookout.jobs.runner import JobRunner
-from openlookout.service import dataset_jobs, hosting_control, model_training, packaging, trial_detection
+from openlookout.service import (
+    blob_gc,
+    dataset_jobs,
+    hosting_control,
+    model_training,
+    packaging,
+    trial_detection,
+)
 from openlookout.service.context import Runtime
 from openlookout.service.paging import MIN_SECRET_BYTES, Pager
 from openlookout.settings import Settings
@@ -114,6 +121,8 @@ def build_runtime(
             s3=s3,
         )
         register_job_kinds(runner)
+        if settings.gc_interval_s > 0:
+            runner.every("blob-collector", settings.gc_interval_s, collect_periodically)
         with _stage("cannot start the job workers"):
             runner.start(runtime)
         with _stage("cannot restore the hosted models"):
@@ -156,6 +165,32 @@ def register_job_kinds(runner: JobRunner) -> None:
     """Let every registrar in ``JOB_REGISTRARS`` register its job kinds."""
     for register in JOB_REGISTRARS:
         register(runner)
+
+
+def collect_periodically(runtime: Runtime) -> None:
+    """One round of the blob collector for a running server (``every`` calls it)."""
+    report = blob_gc.collect_garbage(runtime.db, runtime.blobs, grace_s=runtime.settings.gc_grace_s)
+    log.info("blob collector: %s", report.summary())
+
+
+def collect_blobs(
+    settings: Settings, *, dry_run: bool, grace_s: float | None = None
+) -> blob_gc.CollectionReport:
+    """One collection over the database and blob store of ``settings`` (``openlookout gc``): no
+    workers, no hosted models, safe beside a running server (``service.blob_gc``)."""
+    url = settings.resolved_database_url
+    with _stage(f"the database URL {_redacted(url)} is not usable"):
+        db = Database(url)
+    try:
+        with _stage(f"cannot prepare the database {_redacted(url)}"):
+            migrate.upgrade(db)
+        s3 = make_s3_client(settings.s3_endpoint_url, settings.s3_region or settings.default_region)
+        with _stage(f"cannot open the blob store {settings.resolved_blob_url}"):
+            blobs = open_blob_store(settings.resolved_blob_url, s3)
+        grace = settings.gc_grace_s if grace_s is None else grace_s
+        return blob_gc.collect_garbage(db, blobs, grace_s=grace, dry_run=dry_run)
+    finally:
+        db.dispose()
 
 
 def close_runtime(runtime: Runtime, *, timeout: float = 30.0) -> None:

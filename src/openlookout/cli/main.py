@@ -9,6 +9,7 @@ import typer
 
 from openlookout.cli import datasets, models, projects
 from openlookout.cli.detect import detect
+from openlookout.cli.gc import gc
 from openlookout.cli.guard import GuardedGroup
 from openlookout.cli.render import OutputFormat
 from openlookout.cli.serve import serve
@@ -29,6 +30,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(models.app, name="models")
 app.command("detect")(detect)
 app.command("serve")(serve)
+app.command("gc")(gc)
 
 
 @app.callback()

@@ -16,6 +16,9 @@ Restarts: jobs are re-run, so handlers must be re-runnable (idempotent, or able 
   hook (if registered) is called so the handler's resource can be put into a final state.
 * Queued jobs whose kind has no handler yet wait until ``register`` is called for that kind.
 * Finished (done or failed) jobs are kept ``keep_finished_s`` (30 days) and pruned at start-up.
+* ``every(name, interval_s, fn)`` runs ``fn(runtime)`` on a thread of its own every ``interval_s``
+  seconds while the runner is started (housekeeping such as the blob collector); a failure is
+  logged and the next round runs as planned.
 
 Use ``submit`` after your own transaction commits, or pass that transaction as ``conn=`` so the job
 row commits (or rolls back) with your changes; never hold a write transaction open on SQLite while
@@ -24,6 +27,7 @@ calling ``submit`` without ``conn``, as the insert would wait on your own lock.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -97,6 +101,7 @@ class JobRunner:
         self._started = False
         self._stopping = False
         self._stop_event = threading.Event()
+        self._periodic: list[tuple[str, float, Callable[[Any], None]]] = []
 
     # -- registration and submission ---------------------------------------------------------------
 
@@ -113,6 +118,14 @@ class JobRunner:
             self._enqueue(job_id)
         for row in given_up:
             self._enqueue_call(self._failure_call(row.kind, row.payload, row.error or "interrupted"))
+
+    def every(self, name: str, interval_s: float, fn: Callable[[Any], None]) -> None:
+        """Run ``fn(runtime)`` every ``interval_s`` seconds while started (first after one interval)."""
+        with self._cond:
+            self._periodic.append((name, interval_s, fn))
+            started = self._started
+        if started:
+            self._spawn(functools.partial(self._repeat, name, interval_s, fn), f"openlookout-{name}")
 
     def is_registered(self, kind: str) -> bool:
         with self._cond:
@@ -157,6 +170,10 @@ class JobRunner:
         for index in range(self.workers):
             self._spawn(self._work_loop, f"openlookout-job-{index}")
         self._spawn(self._maintenance_loop, "openlookout-job-maintenance")
+        with self._cond:
+            periodic = list(self._periodic)
+        for name, interval_s, fn in periodic:
+            self._spawn(functools.partial(self._repeat, name, interval_s, fn), f"openlookout-{name}")
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking work and wait up to ``timeout`` s for running jobs (unfinished ones resume later)."""
@@ -249,6 +266,13 @@ class JobRunner:
                     self._enqueue(job_id)
             except Exception:
                 log.exception("job maintenance error")
+
+    def _repeat(self, name: str, interval_s: float, fn: Callable[[Any], None]) -> None:
+        while not self._stop_event.wait(interval_s):
+            try:
+                fn(self._runtime)
+            except Exception:
+                log.exception("periodic task %s failed", name)
 
     def _work_loop(self) -> None:
         while True:

@@ -251,3 +251,28 @@ def test_old_finished_jobs_are_pruned_at_start(db: Database) -> None:
     assert restarted.job(recent_done) is not None
     row = restarted.job(queued)
     assert row is not None and row.state == job_store.QUEUED  # unfinished work is never pruned
+
+
+def test_periodic_tasks_run_while_started_and_survive_their_failures(db: Database) -> None:
+    import time
+
+    calls: list[Any] = []
+
+    def task(runtime: Any) -> None:
+        calls.append(runtime)
+        if len(calls) == 1:
+            raise RuntimeError("the first round fails; the next ones still run")
+
+    runner = JobRunner(db, workers=1)
+    runner.every("test-task", 0.05, task)
+    runner.start("the runtime")
+    try:
+        deadline = time.monotonic() + 5
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        runner.stop()
+    assert len(calls) >= 3 and set(calls) == {"the runtime"}
+    stopped_at = len(calls)
+    time.sleep(0.2)
+    assert len(calls) == stopped_at
