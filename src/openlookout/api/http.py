@@ -1,8 +1,9 @@
 """Small HTTP helpers shared by the AWS routes and the extension routes.
 
 Reading the caller's context, reading a body within a byte limit, JSON responses, and the one
-``guarded`` wrapper that turns every failure into the AWS error format (unexpected exceptions
-become a generic ``InternalServerException``; the traceback goes to the log only).
+``guarded`` wrapper that turns every failure into the AWS error format (a full or failing disk
+becomes an ``InternalServerException`` saying so, other unexpected exceptions a generic one; the
+traceback goes to the log only).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from openlookout.api.errors import JSON_CONTENT_TYPE, error_response
 from openlookout.api.sigv4 import caller_scope
 from openlookout.errors import InternalServerException, ServiceError, ValidationException
 from openlookout.service.context import RequestContext
+from openlookout.service.storage import storage_error, storage_reason
 from openlookout.settings import Settings
 from openlookout.web.bodies import BodyRefused, read_bounded
 
@@ -68,8 +70,11 @@ async def guarded(request: Request, handle: Callable[[str], Awaitable[Response]]
         return await handle(request_id)
     except ServiceError as error:
         return error_response(error, request_id)
-    except Exception:
+    except Exception as exc:
         log.exception("unexpected error for %s %s (request %s)", request.method, request.url.path, request_id)
+        reason = storage_reason(exc)
+        if reason is not None:  # a full or failing disk: say so, in the AWS error format
+            return error_response(storage_error(reason), request_id)
         generic = InternalServerException(
             f"The server hit an unexpected error; the details are in its log under request id {request_id}."
         )

@@ -19,6 +19,10 @@ Restarts: jobs are re-run, so handlers must be re-runnable (idempotent, or able 
 * ``every(name, interval_s, fn)`` runs ``fn(runtime)`` on a thread of its own every ``interval_s``
   seconds while the runner is started (housekeeping such as the blob collector); a failure is
   logged and the next round runs as planned.
+* Recording a failure must not be lost to a full disk: when recording a job's outcome or its
+  ``on_failure`` hook raises (the database cannot be written), the runner tries again after 1, 2,
+  4 ... (at most ``retry_max_s``) seconds until it succeeds or the runner stops, so a resource
+  never stays in progress once the failure can be written.
 
 Use ``submit`` after your own transaction commits, or pass that transaction as ``conn=`` so the job
 row commits (or rolls back) with your changes; never hold a write transaction open on SQLite while
@@ -64,6 +68,16 @@ class _Registration:
 
 
 @dataclass
+class _Retry:
+    """A failure record (a job's outcome or its failure hook) to try writing again."""
+
+    what: str
+    call: Callable[[], None]
+    due: float
+    delay: float
+
+
+@dataclass
 class _Work:
     job_id: int
     first_seen: float
@@ -102,6 +116,8 @@ class JobRunner:
         self._stopping = False
         self._stop_event = threading.Event()
         self._periodic: list[tuple[str, float, Callable[[Any], None]]] = []
+        self._retries: list[_Retry] = []
+        self.retry_max_s = 30.0
 
     # -- registration and submission ---------------------------------------------------------------
 
@@ -170,6 +186,7 @@ class JobRunner:
         for index in range(self.workers):
             self._spawn(self._work_loop, f"openlookout-job-{index}")
         self._spawn(self._maintenance_loop, "openlookout-job-maintenance")
+        self._spawn(self._retry_loop, "openlookout-job-retries")
         with self._cond:
             periodic = list(self._periodic)
         for name, interval_s, fn in periodic:
@@ -326,19 +343,49 @@ class JobRunner:
                 self._running.discard(row.id)
 
     def _record(self, job_id: int, error: str | None) -> None:
-        try:
+        def record() -> None:
             with self.db.begin() as conn:
                 job_store.finish_job(conn, job_id, error=error)
-        except Exception:
-            log.exception("could not record the outcome of job %s", job_id)
+
+        self._until_written(f"the outcome of job {job_id}", record)
 
     def _call_failure_hook(self, registration: _Registration, payload: dict[str, Any], message: str) -> None:
-        if registration.on_failure is None:
+        hook = registration.on_failure
+        if hook is None:
             return
+        self._until_written("a failure hook", lambda: hook(self._runtime, dict(payload), message))
+
+    def _until_written(self, what: str, call: Callable[[], None]) -> None:
+        """Run ``call``; if it raises, keep trying on the retry thread (see the module doc)."""
         try:
-            registration.on_failure(self._runtime, dict(payload), message)
+            call()
         except Exception:
-            log.exception("failure hook raised")
+            log.exception("could not record %s; trying again shortly", what)
+            with self._cond:
+                self._retries.append(_Retry(what, call, time.monotonic() + 1.0, 1.0))
+
+    def _retry_loop(self) -> None:
+        while not self._stop_event.wait(0.2):
+            now = time.monotonic()
+            with self._cond:
+                due = [r for r in self._retries if r.due <= now]
+                self._retries = [r for r in self._retries if r.due > now]
+            for retry in due:
+                try:
+                    retry.call()
+                    log.warning("recorded %s after retrying", retry.what)
+                except Exception as exc:
+                    retry.delay = min(self.retry_max_s, retry.delay * 2)
+                    retry.due = time.monotonic() + retry.delay
+                    log.warning("still cannot record %s (%s); next in %.0f s", retry.what, exc, retry.delay)
+                    with self._cond:
+                        self._retries.append(retry)
+
+    @property
+    def pending_retries(self) -> int:
+        """Failure records still waiting to be written."""
+        with self._cond:
+            return len(self._retries)
 
     def _failure_call(self, kind: str, payload: dict[str, Any], message: str) -> Callable[[], None]:
         def call() -> None:

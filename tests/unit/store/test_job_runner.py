@@ -276,3 +276,32 @@ def test_periodic_tasks_run_while_started_and_survive_their_failures(db: Databas
     stopped_at = len(calls)
     time.sleep(0.2)
     assert len(calls) == stopped_at
+
+
+def test_a_failure_hook_that_cannot_write_is_retried_until_it_can(db: Database) -> None:
+    import time
+
+    attempts: list[str] = []
+
+    def explode(_runtime: Any, _payload: dict[str, Any]) -> None:
+        raise OSError(28, "No space left on device")
+
+    def hook(_runtime: Any, payload: dict[str, Any], message: str) -> None:
+        attempts.append(message)
+        if len(attempts) < 3:
+            raise RuntimeError("database or disk is full")
+
+    runner = JobRunner(db, workers=1)
+    runner.register("fills.disk", explode, on_failure=hook)
+    runner.start(None)
+    try:
+        job_id = runner.submit("fills.disk", {})
+        deadline = time.monotonic() + 15
+        while len(attempts) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(attempts) == 3 and "No space left on device" in attempts[0]
+        assert runner.pending_retries == 0
+        row = runner.job(job_id)
+        assert row is not None and row.state == job_store.FAILED
+    finally:
+        runner.stop()
