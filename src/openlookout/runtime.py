@@ -35,6 +35,7 @@ from openlookout.service import (
 from openlookout.service.context import Runtime
 from openlookout.service.paging import MIN_SECRET_BYTES, Pager
 from openlookout.settings import Settings
+from openlookout.sources.access import parse_grants
 from openlookout.sources.reader import SourceReader
 from openlookout.sources.s3 import make_s3_client
 from openlookout.store import installation, migrate
@@ -90,6 +91,8 @@ def build_runtime(
 
     Raises ``StartupError`` with a one-line reason when something it needs is unusable.
     """
+    with _stage("the S3 grants (--s3-allow) are not valid"):
+        parse_grants(settings.s3_allow)
     with _stage(f"cannot create the data folder {settings.data_dir}"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
@@ -116,7 +119,7 @@ def build_runtime(
             blobs=blobs,
             sources=sources,
             jobs=runner,
-            hosting=HostingManager(),
+            hosting=HostingManager(unit_limit=hosting_control.server_unit_limit(settings)),
             pager=pager,
             s3=s3,
         )

@@ -217,6 +217,7 @@ def test_prefix_import_upload_and_readiness_routes(lv: Any, s3: Any, server: Any
         f"{base}/datasets/train/images",
         params={"name": "extra.png", "label": "anomaly"},
         content=png_image(seed=30),
+        headers={"Content-Type": "image/png"},
     )
     assert uploaded.status_code == 200, uploaded.text
     assert uploaded.json()["SourceRef"].startswith("upload://")
@@ -227,7 +228,10 @@ def test_prefix_import_upload_and_readiness_routes(lv: Any, s3: Any, server: Any
         == 2
     )
     refused = httpx.post(
-        f"{base}/datasets/train/images", params={"name": "tiny.png"}, content=png_image(50, 50)
+        f"{base}/datasets/train/images",
+        params={"name": "tiny.png"},
+        content=png_image(50, 50),
+        headers={"Content-Type": "image/png"},
     )
     assert refused.status_code == 400
     assert "below the minimum" in refused.json()["message"]

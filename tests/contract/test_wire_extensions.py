@@ -17,6 +17,7 @@ def _upload(
         f"{server.url}/openlookout/v1/projects/{project}/datasets/{dataset}/images",
         params=query,
         content=data,
+        headers={"Content-Type": "application/octet-stream"},
         timeout=30,
     )
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from openlookout.cli import datasets, models, projects
+from openlookout.cli import credentials, datasets, models, projects
 from openlookout.cli.detect import detect
 from openlookout.cli.gc import gc
 from openlookout.cli.guard import GuardedGroup
@@ -28,6 +28,7 @@ app = typer.Typer(
 app.add_typer(projects.app, name="projects")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(models.app, name="models")
+app.add_typer(credentials.app, name="credentials")
 app.command("detect")(detect)
 app.command("serve")(serve)
 app.command("gc")(gc)

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from openlookout.auth.credentials import KeyStore
+from openlookout.console.calls import console_context
 from openlookout.console.pages import (
     anomaly_types,
     gallery,
@@ -33,7 +34,7 @@ from openlookout.console.pages import (
 from openlookout.console.routing import Binder
 from openlookout.console.signin import ConsoleAuth
 from openlookout.service.context import Runtime
-from openlookout.service.thumbnails import is_sha256, thumbnail
+from openlookout.service.thumbnails import owned_thumbnail
 
 STATIC_DIR = Path(__file__).parent / "static"
 PAGE_MODULES = (
@@ -55,9 +56,9 @@ PAGE_MODULES = (
 
 
 def thumbnail_file(runtime: Runtime, request: Request) -> Response:
-    """The JPEG thumbnail of an image blob, cached by the browser for a year (its name is its hash)."""
-    key = request.path_params["key"]
-    data = thumbnail(runtime.blobs, key) if is_sha256(key) else None
+    """The JPEG thumbnail of an image blob of the user's account, cached by the browser for a year (its
+    name is its hash); any other key is "No such image."."""
+    data = owned_thumbnail(runtime, console_context(), request.path_params["key"])
     if data is None:
         return Response("No such image.", status_code=404, media_type="text/plain")
     headers = {"Cache-Control": "private, max-age=31536000, immutable"}

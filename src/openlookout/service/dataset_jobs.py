@@ -31,6 +31,8 @@ from openlookout.service.entries import (
 )
 from openlookout.service.entry_rules import ingest
 from openlookout.service.states import DATASET_UPDATING, DatasetStatus
+from openlookout.service.tenancy import dataset_access
+from openlookout.sources.access import SourceAccess
 from openlookout.sources.reader import SourceError
 from openlookout.store import entries as repo
 
@@ -68,7 +70,7 @@ def run_manifest_import(runtime: Runtime, payload: dict[str, Any]) -> None:
     version_id = payload.get("version_id")
 
     def batch() -> ParsedBatch:
-        parsed = read_manifest_entries(runtime, uri, version_id)
+        parsed = read_manifest_entries(runtime, dataset_access(runtime, dataset_id), uri, version_id)
         if not parsed.candidates and parsed.error is None:
             raise IngestError(f"manifest {uri} holds no dataset entries")
         return parsed
@@ -84,7 +86,7 @@ def run_source_import(runtime: Runtime, payload: dict[str, Any]) -> None:
 
     def batch() -> ParsedBatch:
         try:
-            found = runtime.sources.list_images(uri)
+            found = runtime.sources.list_images(uri, access=dataset_access(runtime, dataset_id))
         except SourceError as exc:
             raise IngestError(f"cannot list images under {uri}: {getattr(exc, 'reason', exc)}") from None
         if not found:
@@ -244,20 +246,28 @@ def _progress_writer(runtime: Runtime, dataset_id: int) -> Callable[[int, int], 
 
 
 def read_manifest_entries(
-    runtime: Runtime, uri: str, version_id: str | None, *, max_bytes: int = MAX_MANIFEST_BYTES
+    runtime: Runtime,
+    access: SourceAccess,
+    uri: str,
+    version_id: str | None,
+    *,
+    max_bytes: int = MAX_MANIFEST_BYTES,
 ) -> ParsedBatch:
     """The manifest's entries (a specific S3 object version when ``version_id`` is given), parsed
     line by line as it streams in: one line and one read piece in memory, never the whole file."""
     try:
-        with runtime.sources.open_stream(uri, max_bytes=max_bytes, version_id=version_id) as stream:
+        opened = runtime.sources.open_stream(uri, access=access, max_bytes=max_bytes, version_id=version_id)
+        with opened as stream:
             return parse_lines(iter_manifest_lines(stream), base=uri)
     except SourceError as exc:
         raise IngestError(f"cannot read the manifest: {exc.reason}") from None
 
 
-def read_manifest(runtime: Runtime, uri: str, version_id: str | None, *, max_bytes: int) -> bytes:
+def read_manifest(
+    runtime: Runtime, access: SourceAccess, uri: str, version_id: str | None, *, max_bytes: int
+) -> bytes:
     """The manifest's bytes, at most ``max_bytes`` (a known size is checked before reading)."""
     try:
-        return runtime.sources.read(uri, max_bytes=max_bytes, version_id=version_id)
+        return runtime.sources.read(uri, access=access, max_bytes=max_bytes, version_id=version_id)
     except SourceError as exc:
         raise IngestError(f"cannot read the manifest: {exc.reason}") from None

@@ -22,6 +22,7 @@ from openlookout.service.lookups import dataset_resource_id, require_dataset, re
 from openlookout.service.models import require_no_training
 from openlookout.service.states import DATASET_BUSY, DATASET_STABLE, DATASET_UPDATING, DatasetStatus
 from openlookout.service.status_messages import dataset_status_message
+from openlookout.service.tenancy import require_s3
 from openlookout.store import entries as repo
 from openlookout.store import projects as project_store
 from openlookout.store.entry_queries import EntryFilter, entry_page
@@ -134,6 +135,7 @@ def create_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     bucket, key = s3_object.get("Bucket"), s3_object.get("Key")
     if not bucket or not key:
         raise ValidationException("The manifest's S3Object needs both Bucket and Key.")
+    require_s3(runtime, ctx, str(bucket), str(key))
     payload: dict[str, Any] = {"manifest_uri": f"s3://{bucket}/{key}"}
     if s3_object.get("VersionId"):
         payload["version_id"] = str(s3_object["VersionId"])

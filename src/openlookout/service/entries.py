@@ -39,6 +39,7 @@ from openlookout.imaging.manifest import (
 )
 from openlookout.imaging.masks import inspect_mask
 from openlookout.service.context import Runtime
+from openlookout.sources.access import SourceAccess
 from openlookout.sources.reader import SourceError
 from openlookout.store import entry_queries
 
@@ -182,14 +183,16 @@ def fetch_candidates(
     runtime: Runtime,
     candidates: list[Candidate],
     *,
+    access: SourceAccess,
     progress: ProgressCallback | None = None,
 ) -> tuple[list[Fetched], IngestError | None]:
-    """Read, check and store every image and mask, in order; stop at the first failing candidate."""
+    """Read (as ``access`` allows), check and store every image and mask, in order; stop at the first
+    failing candidate."""
     fetched: list[Fetched] = []
     total = len(candidates)
     reporter = _ProgressReporter(progress, total)
     with ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="ingest") as pool:
-        results = pool.map(lambda c: _fetch_one(runtime, c), candidates)
+        results = pool.map(lambda c: _fetch_one(runtime, c, access), candidates)
         try:
             for result in results:
                 if isinstance(result, IngestError):
@@ -221,7 +224,7 @@ class _ProgressReporter:
             self.callback(done, self.total)
 
 
-def _fetch_one(runtime: Runtime, candidate: Candidate) -> Fetched | IngestError:
+def _fetch_one(runtime: Runtime, candidate: Candidate, access: SourceAccess) -> Fetched | IngestError:
     entry = candidate.entry
     where = candidate.where
     subject = where if candidate.names_image else f"{where}: image {entry.source_ref}"
@@ -234,7 +237,9 @@ def _fetch_one(runtime: Runtime, candidate: Candidate) -> Fetched | IngestError:
             info = inspect_image(data, name=entry.source_ref)
         else:
             if data is None:
-                data = runtime.sources.read(entry.source_ref, base=candidate.base, max_bytes=MAX_IMAGE_BYTES)
+                data = runtime.sources.read(
+                    entry.source_ref, access=access, base=candidate.base, max_bytes=MAX_IMAGE_BYTES
+                )
             admitted = admit_image(data, name=entry.source_ref)
             data, info = admitted.data, admitted.info
         image_key = runtime.blobs.put(data)
@@ -246,7 +251,9 @@ def _fetch_one(runtime: Runtime, candidate: Candidate) -> Fetched | IngestError:
             mask_data = (
                 runtime.blobs.get(candidate.mask_key)
                 if candidate.mask_key is not None
-                else runtime.sources.read(entry.mask_ref, base=candidate.base, max_bytes=MAX_IMAGE_BYTES)
+                else runtime.sources.read(
+                    entry.mask_ref, access=access, base=candidate.base, max_bytes=MAX_IMAGE_BYTES
+                )
             )
             mask = inspect_mask(
                 mask_data,

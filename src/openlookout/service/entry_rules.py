@@ -19,6 +19,7 @@ from openlookout.imaging.manifest import render_entry
 from openlookout.service import entries
 from openlookout.service.context import Runtime
 from openlookout.service.entries import Fetched, IngestError, ParsedBatch, ProgressCallback, fetch_candidates
+from openlookout.service.tenancy import dataset_access, record_blobs
 from openlookout.store import entries as repo
 from openlookout.store import projects as project_store
 from openlookout.store.projects import ProjectRow
@@ -177,6 +178,7 @@ def apply_candidates(
             raise pending_error
         _check_quota(state, dataset.dataset_type, fetched)
         repo.write_entries(conn, dataset_id, rows, state.replaced, now)
+        record_blobs(conn, project.account_id, *(h for i in fetched for h in (i.image_sha256, i.mask_sha256)))
         repo.add_labels(conn, project.id, new_labels)
         if rows and (project.image_width, project.image_height) != state.size:
             project_store.set_image_size(conn, project.id, state.size)
@@ -208,7 +210,8 @@ def ingest(
     finish: Callable[[Connection, repo.DatasetRow], None] | None = None,
 ) -> IngestResult:
     """All three steps for an already parsed batch; raises ``IngestError`` and then writes nothing."""
-    fetched, fetch_error = fetch_candidates(runtime, batch.candidates, progress=progress)
+    access = dataset_access(runtime, dataset_id)
+    fetched, fetch_error = fetch_candidates(runtime, batch.candidates, access=access, progress=progress)
     errors = [e for e in (fetch_error, batch.error) if e is not None]
     first = min(errors, key=lambda e: e.position) if errors else None
     return apply_candidates(runtime, dataset_id, fetched, first, replace_all=replace_all, finish=finish)

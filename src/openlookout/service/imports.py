@@ -40,6 +40,7 @@ from openlookout.service.entry_rules import ingest
 from openlookout.service.lookups import require_project
 from openlookout.service.operations import run_operation
 from openlookout.service.states import DATASET_STABLE, DatasetStatus
+from openlookout.service.tenancy import require_s3, source_access
 from openlookout.sources.reader import upload_ref
 from openlookout.store import entries as repo
 
@@ -70,6 +71,9 @@ def import_labeled_source(
     """Start importing a folder or S3 prefix into the dataset (created if missing); the job id."""
     _check_dataset_type(dataset_type)
     location = source_uri(uri)
+    if location.startswith("s3://"):
+        bucket, _, prefix = location[len("s3://") :].partition("/")
+        require_s3(runtime, ctx, bucket, prefix)
     with runtime.db.begin() as conn:
         project = require_project(conn, ctx, project_name)
         dataset = repo.get_dataset(conn, project.id, dataset_type)
@@ -157,6 +161,7 @@ def import_manifest(
 ) -> None:
     """Bring the Ground Truth manifest at ``uri`` (``s3://bucket/key``) into the dataset."""
     s3_object = manifest_object(uri)
+    require_s3(runtime, ctx, s3_object["Bucket"], s3_object["Key"])
     target = {"ProjectName": project_name, "DatasetType": dataset_type}
     with runtime.db.begin() as conn:
         project = require_project(conn, ctx, project_name)
@@ -167,7 +172,8 @@ def import_manifest(
         return
     uri = f"s3://{s3_object['Bucket']}/{s3_object['Key']}"
     try:  # the object's size is checked before its body is read
-        changes = read_manifest(runtime, uri, None, max_bytes=MAX_CHANGES_BYTES)
+        access = source_access(runtime, ctx.account_id)
+        changes = read_manifest(runtime, access, uri, None, max_bytes=MAX_CHANGES_BYTES)
     except IngestError as exc:
         raise ValidationException(exc.message) from None
     run_operation(runtime, ctx, "UpdateDatasetEntries", {**target, "Changes": changes})

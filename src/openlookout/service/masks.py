@@ -34,6 +34,7 @@ from openlookout.service.anomaly_types import project_types
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.entry_edits import edit_entries
 from openlookout.service.gallery import find_image
+from openlookout.service.tenancy import record_blobs
 from openlookout.sources.reader import upload_ref
 
 JOB_NAME = "openlookout/console"
@@ -190,6 +191,8 @@ def save_mask(
     else:
         png, colors = built
         key = runtime.blobs.put(png)
+        with runtime.db.begin() as conn:  # the edit below reads it back by its upload:// reference
+            record_blobs(conn, ctx.account_id, key)
         stem = ref.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "image"
         entry = new_entry(
             ref,

@@ -26,6 +26,7 @@ from openlookout.service.lookups import require_project, resolve_model
 from openlookout.service.readiness import training_readiness
 from openlookout.service.states import DATASET_STABLE, MODEL_DELETABLE, ModelStatus
 from openlookout.service.status_messages import model_status_message
+from openlookout.service.tenancy import require_s3
 from openlookout.store import entries as entry_store
 from openlookout.store import models as repo
 from openlookout.store import projects as project_store
@@ -137,6 +138,7 @@ def create_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) 
             "OutputConfig.S3Location.Bucket is required: training writes its evaluation there."
         )
     prefix = str(location.get("Prefix") or "")
+    require_s3(runtime, ctx, str(bucket), prefix)
     tags = {str(t["Key"]): str(t.get("Value", "")) for t in params.get("Tags") or []}
     reserved = sorted(k for k in tags if k.lower().startswith(RESERVED_TAG_PREFIX))
     if reserved:

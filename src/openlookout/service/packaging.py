@@ -28,6 +28,7 @@ from openlookout.service.lookups import require_project, resolve_model
 from openlookout.service.models import state_conflict
 from openlookout.service.states import MODEL_PACKABLE, PACKAGING_FINISHED, PackagingStatus
 from openlookout.service.status_messages import packaging_status_message
+from openlookout.service.tenancy import require_s3
 from openlookout.store import models as repo
 from openlookout.store.models import ModelRow, PackagingJobRow
 from openlookout.store.projects import ProjectRow
@@ -88,6 +89,8 @@ def start_model_packaging_job(
     if not greengrass:
         raise ValidationException("Configuration.Greengrass is required.")
     check_greengrass(greengrass)
+    output = greengrass.get("S3OutputLocation") or {}
+    require_s3(runtime, ctx, str(output.get("Bucket") or ""), str(output.get("Prefix") or ""))
     job_name = str(params.get("JobName") or uuid.uuid4())
     now = time.time()
     with runtime.db.begin() as conn:

@@ -9,6 +9,8 @@ import re
 from PIL import Image
 
 from openlookout.blobs.base import BlobNotFound, BlobStore
+from openlookout.service.context import RequestContext, Runtime
+from openlookout.service.tenancy import owns_blob
 
 THUMB_SIDE = 160
 # Modes Image.reduce works on directly; others (palette, 1-bit, 16-bit ...) become RGB first.
@@ -61,3 +63,11 @@ def thumbnail(blobs: BlobStore, sha256: str) -> bytes | None:
         return None
     blobs.put_named(cache_name, jpeg)
     return jpeg
+
+
+def owned_thumbnail(runtime: Runtime, ctx: RequestContext, sha256: str) -> bytes | None:
+    """The thumbnail of a blob the caller's account stored itself; None for any other key, exactly
+    as for a blob that never existed."""
+    if not is_sha256(sha256) or not owns_blob(runtime, ctx.account_id, sha256):
+        return None
+    return thumbnail(runtime.blobs, sha256)

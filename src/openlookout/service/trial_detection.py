@@ -25,6 +25,8 @@ from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import Runtime
 from openlookout.service.hosting_control import model_file
 from openlookout.service.states import TrialStatus
+from openlookout.service.tenancy import project_access, record_blobs
+from openlookout.sources.access import SourceAccess
 from openlookout.sources.reader import SourceError
 from openlookout.store import models as model_store
 from openlookout.store import trials as repo
@@ -115,8 +117,9 @@ def _run(runtime: Runtime, trial: TrialRow) -> None:
         pending = repo.pending_images(conn, trial.id)
     total = trial.counts.total
     done = total - len(pending)
+    access = project_access(runtime, trial.project_id)
     for image in pending:
-        _judge(runtime, model, detector, image)
+        _judge(runtime, model, detector, image, access)
         done += 1
         with runtime.db.begin() as conn:
             still = repo.set_trial_status(
@@ -139,16 +142,20 @@ def _run(runtime: Runtime, trial: TrialRow) -> None:
     _finish(runtime, trial.id, TrialStatus.COMPLETED, summary)
 
 
-def _judge(runtime: Runtime, model: ModelRow, detector: Any, image: TrialImageRow) -> None:
-    """Predict one image and record the outcome (the prediction, or why there is none)."""
+def _judge(
+    runtime: Runtime, model: ModelRow, detector: Any, image: TrialImageRow, access: SourceAccess
+) -> None:
+    """Predict one image and record the outcome (the prediction, or why there is none); the trial's
+    account may read the stored image and predicted mask from then on."""
     now = time.time()
 
     def error(reason: str, sha: str | None = None) -> None:
         with runtime.db.begin() as conn:
+            record_blobs(conn, access.account_id, sha)
             repo.record_error(conn, image.id, reason, image_sha256=sha, now=now)
 
     try:
-        data = runtime.sources.read(image.source_ref, max_bytes=MAX_IMAGE_BYTES)
+        data = runtime.sources.read(image.source_ref, access=access, max_bytes=MAX_IMAGE_BYTES)
     except SourceError as exc:
         error(f"cannot be read: {exc.reason}")
         return
@@ -175,6 +182,7 @@ def _judge(runtime: Runtime, model: ModelRow, detector: Any, image: TrialImageRo
     if result.get("AnomalyMask") is not None and len(result.get("Anomalies", [])) > 1:
         mask_sha = runtime.blobs.put(result["AnomalyMask"])
     with runtime.db.begin() as conn:
+        record_blobs(conn, access.account_id, sha, mask_sha)
         repo.record_prediction(
             conn,
             image.id,

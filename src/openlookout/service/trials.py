@@ -35,8 +35,9 @@ from openlookout.service.datasets import read_dataset, update_dataset_entries, w
 from openlookout.service.lookups import require_project, resolve_model
 from openlookout.service.models import state_conflict
 from openlookout.service.states import MODEL_TRAINED, DatasetStatus, TrialStatus
+from openlookout.service.tenancy import require_s3, source_access
 from openlookout.service.trial_detection import TRIAL_JOB, trial_model
-from openlookout.sources.reader import SourceError, upload_ref
+from openlookout.sources.reader import SourceError, split_s3_uri, upload_ref
 from openlookout.store import entries as entry_store
 from openlookout.store import models as model_store
 from openlookout.store import trials as repo
@@ -159,8 +160,12 @@ def start_trial(
     _require_trained(project_name, model)
     trial_name = _trial_name(name, existing)
     location = _source_location(source_uri)
+    if location.startswith("s3://"):
+        bucket, prefix = split_s3_uri(location)
+        require_s3(runtime, ctx, bucket, prefix)
     try:
-        found = runtime.sources.list_images(location, limit=MAX_TRIAL_IMAGES)
+        access = source_access(runtime, ctx.account_id)
+        found = runtime.sources.list_images(location, access=access, limit=MAX_TRIAL_IMAGES)
     except SourceError as exc:
         raise ValidationException(f"Cannot list the images to check: {exc.reason}.") from None
     if not found:

@@ -35,6 +35,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from openlookout.blobs.base import BlobError, BlobNotFound, BlobStore
 from openlookout.settings import Settings
+from openlookout.sources.access import SourceAccess
+from openlookout.sources.errors import SourceError
 from openlookout.sources.s3 import make_s3_client
 from openlookout.sources.streams import CappedStream
 
@@ -53,17 +55,6 @@ DEFAULT_LIST_LIMIT = 100_000
 _READ_PIECE = 1 << 20
 
 FoundLabel = Literal["normal", "anomaly"]
-
-
-class SourceError(Exception):
-    """A reference could not be resolved or read; ``reason`` is a plain sentence."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return self.reason
 
 
 @dataclass(frozen=True)
@@ -149,31 +140,45 @@ class SourceReader:
     # ------------------------------------------------------------------------------- reading
 
     def read(
-        self, ref: str, *, base: str | None = None, max_bytes: int, version_id: str | None = None
+        self,
+        ref: str,
+        *,
+        access: SourceAccess,
+        base: str | None = None,
+        max_bytes: int,
+        version_id: str | None = None,
     ) -> bytes:
-        """The bytes behind ``ref``: at most ``max_bytes`` or ``SourceError``."""
+        """The bytes behind ``ref`` as ``access`` allows: at most ``max_bytes`` or ``SourceError``."""
         uri = self.resolve(ref, base)
         if uri.startswith("s3://"):
+            access.require(*split_s3_uri(uri))
             return self._read_s3(uri, max_bytes, version_id)
         if version_id is not None:
             raise SourceError(f"a version id applies only to s3:// references, not {uri}")
         if uri.startswith(UPLOAD_SCHEME):
-            return self._read_upload(uri, max_bytes)
+            return self._read_upload(uri, max_bytes, access)
         return self._read_file(self.local_path(uri), uri, max_bytes)
 
     def open_stream(
-        self, ref: str, *, base: str | None = None, max_bytes: int, version_id: str | None = None
+        self,
+        ref: str,
+        *,
+        access: SourceAccess,
+        base: str | None = None,
+        max_bytes: int,
+        version_id: str | None = None,
     ) -> CappedStream:
         """The bytes behind ``ref`` as a stream read piece by piece (for manifests): never more than
         ``max_bytes`` in memory or in all. A size known up front (S3 object, file) is checked before
         reading; reads raise ``SourceError``. Close it (or use it as a context manager)."""
         uri = self.resolve(ref, base)
         if uri.startswith("s3://"):
+            access.require(*split_s3_uri(uri))
             return self._open_s3(uri, max_bytes, version_id)
         if version_id is not None:
             raise SourceError(f"a version id applies only to s3:// references, not {uri}")
         if uri.startswith(UPLOAD_SCHEME):
-            data = self._read_upload(uri, max_bytes)
+            data = self._read_upload(uri, max_bytes, access)
             return _bytes_stream(data, uri, max_bytes)
         return self._open_file(self.local_path(uri), uri, max_bytes)
 
@@ -236,19 +241,31 @@ class SourceReader:
         )
 
     def local_path(self, uri: str) -> Path:
-        """The real path behind a ``file://`` URI, checked against the allowed roots."""
+        """The real path behind a ``file://`` URI, checked against the allowed roots.
+
+        A path outside the roots gets one message whether or not it exists (no existence oracle):
+        it is tested by name before the file system is asked, and again once links are resolved.
+        """
         path = Path(_file_uri_path(uri))
         if not self.allowed_roots:
             raise SourceError(f"{uri} is a local file, and no local folders are allowed on this server")
+        outside = SourceError(f"{uri} is outside the folders this server may read")
+        if not self._inside_roots(path):
+            raise outside
         try:
             real = path.resolve(strict=True)
         except FileNotFoundError:
+            if not self._inside_roots(path.resolve(strict=False)):
+                raise outside from None
             raise SourceError(f"{uri} does not exist") from None
         except (OSError, RuntimeError) as exc:
             raise SourceError(f"{uri} cannot be resolved: {_os_reason(exc)}") from None
-        if not any(real == root or real.is_relative_to(root) for root in self.allowed_roots):
-            raise SourceError(f"{uri} is outside the folders this server may read")
+        if not self._inside_roots(real):
+            raise outside
         return real
+
+    def _inside_roots(self, path: Path) -> bool:
+        return any(path == root or path.is_relative_to(root) for root in self.allowed_roots)
 
     def _read_file(self, real: Path, uri: str, max_bytes: int) -> bytes:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -273,13 +290,15 @@ class SourceReader:
             raise SourceError(f"{uri} is more than the limit of {max_bytes} bytes")
         return data
 
-    def _read_upload(self, uri: str, max_bytes: int) -> bytes:
+    def _read_upload(self, uri: str, max_bytes: int, access: SourceAccess) -> bytes:
         match = _UPLOAD_REF.fullmatch(uri)
         assert match is not None  # resolve() checked the form
         if self.blobs is None:
             raise SourceError(
                 f"{uri} is an uploaded image, and this reader has no blob store to read it from"
             )
+        if not access.owns_blob(match.group(1)):  # another account's bytes: as if never stored
+            raise SourceError(f"{uri} is not stored on this server")
         try:
             data = self.blobs.get(match.group(1))
         except BlobNotFound:
@@ -326,7 +345,9 @@ class SourceReader:
 
     # ------------------------------------------------------------------------------- listing
 
-    def list_images(self, uri: str, *, limit: int = DEFAULT_LIST_LIMIT) -> list[FoundImage]:
+    def list_images(
+        self, uri: str, *, access: SourceAccess, limit: int = DEFAULT_LIST_LIMIT
+    ) -> list[FoundImage]:
         """Image files (``.png``/``.jpg``/``.jpeg`` names) under a folder or S3 prefix, sorted.
 
         Files anywhere under an immediate sub-folder named ``normal`` or ``anomaly`` (any case) get
@@ -336,6 +357,8 @@ class SourceReader:
         if not isinstance(uri, str) or not uri:
             raise SourceError("the folder reference is empty")
         if uri.startswith("s3://"):
+            bucket, prefix = split_s3_uri(uri)
+            access.require(bucket, prefix if not prefix or prefix.endswith("/") else prefix + "/")
             found = self._list_s3(uri, limit)
         else:
             found = self._list_folder(self.resolve(uri), limit)

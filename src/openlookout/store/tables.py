@@ -264,3 +264,13 @@ trial_images = Table(
     Column("updated_at", Float, nullable=False),
 )
 Index("ix_trial_images_trial", trial_images.c.trial_id, trial_images.c.id)
+
+# Which account may read which of the service's stored files (images, masks) by their hash: filled
+# when an account's entry, mask or trial image is stored, never emptied by deletions, so upload://
+# references and the console's images resolve only for an account that stored those bytes itself.
+blob_owners = Table(
+    "blob_owners",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+)

@@ -20,6 +20,7 @@ from tests.unit.service.dataset_support import CTX, Workspace, label_line
 from openlookout.errors import ValidationException
 from openlookout.imaging.images import decode_rgb
 from openlookout.service import detection, gallery, imports, masks
+from openlookout.service.tenancy import source_access
 from openlookout.service.thumbnails import thumbnail
 from openlookout.store import models as model_store
 from openlookout.store import projects as project_store
@@ -109,7 +110,8 @@ def test_an_exif_rotated_jpeg_is_stored_upright_and_the_mask_canvas_matches(ws: 
         project = project_store.get_project(conn, CTX.account_id, CTX.region, "widgets")
     assert project is not None and (project.image_width, project.image_height) == (100, 200)
     # The upload reference reads back the stored (upright) copy.
-    assert ws.runtime.sources.read(ref, max_bytes=1 << 20) == stored
+    access = source_access(ws.runtime, CTX.account_id)
+    assert ws.runtime.sources.read(ref, access=access, max_bytes=1 << 20) == stored
 
 
 def test_a_thumbnail_of_an_undecodable_blob_is_missing_not_an_error(ws: Workspace) -> None:

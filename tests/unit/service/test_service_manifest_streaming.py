@@ -21,9 +21,17 @@ from tests.unit.service.dataset_support import CTX, Workspace, label_line, new_b
 from openlookout.errors import ValidationException
 from openlookout.runtime import build_runtime, close_runtime
 from openlookout.service import dataset_jobs, imports
+from openlookout.service.tenancy import source_access
 from openlookout.settings import Settings
+from openlookout.sources.access import SourceAccess
 
 MB = 1024 * 1024
+
+
+def _access(runtime: Any) -> SourceAccess:
+    return source_access(runtime, CTX.account_id)
+
+
 # The stated bound: parsing a 16,000-line manifest of ordinary lines (about 300 bytes each) keeps
 # the parsed entries and one read piece, well under this much Python memory.
 PARSE_16K_BOUND = 64 * MB
@@ -37,7 +45,7 @@ def test_a_100_mb_manifest_is_parsed_with_bounded_memory(ws: Workspace) -> None:
         for _ in range(100 * MB // len(padding)):
             handle.write(padding)
     with PeakRss() as memory:
-        parsed = dataset_jobs.read_manifest_entries(ws.runtime, path.as_uri(), None)
+        parsed = dataset_jobs.read_manifest_entries(ws.runtime, _access(ws.runtime), path.as_uri(), None)
     assert parsed.error is None and len(parsed.candidates) == 1
     assert memory.growth < 30 * MB, f"grew by {memory.growth / MB:.1f} MB"
 
@@ -47,7 +55,7 @@ def test_a_16000_line_manifest_stays_under_the_stated_bound(ws: Workspace) -> No
     uri = ws.write("16k.manifest", "\n".join(lines))
     tracemalloc.start()
     try:
-        parsed = dataset_jobs.read_manifest_entries(ws.runtime, uri, None)
+        parsed = dataset_jobs.read_manifest_entries(ws.runtime, _access(ws.runtime), uri, None)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -58,12 +66,14 @@ def test_a_16000_line_manifest_stays_under_the_stated_bound(ws: Workspace) -> No
 def test_a_manifest_over_the_limit_fails_without_being_read(ws: Workspace) -> None:
     uri = ws.write("big.manifest", "\n" * 4096)
     with pytest.raises(dataset_jobs.IngestError, match="more than the limit of 1000 bytes"):
-        dataset_jobs.read_manifest_entries(ws.runtime, uri, None, max_bytes=1000)
+        dataset_jobs.read_manifest_entries(ws.runtime, _access(ws.runtime), uri, None, max_bytes=1000)
 
 
 def test_a_bad_line_deep_in_a_manifest_is_reported_by_number(ws: Workspace) -> None:
     lines = [label_line(f"s3://bucket/n{i}.png", "normal") for i in range(3000)] + ["{not json"]
-    parsed = dataset_jobs.read_manifest_entries(ws.runtime, ws.write("bad.manifest", "\n".join(lines)), None)
+    parsed = dataset_jobs.read_manifest_entries(
+        ws.runtime, _access(ws.runtime), ws.write("bad.manifest", "\n".join(lines)), None
+    )
     assert parsed.error is not None and parsed.error.message.startswith("line 3001:")
 
 
@@ -80,10 +90,10 @@ def test_s3_manifests_stream_line_by_line(s3_runtime: Any, moto_endpoint: str) -
     bucket = new_bucket(s3)
     lines = [label_line(f"s3://{bucket}/img-{i}.png", "normal") for i in range(2000)]
     uri = put(s3, bucket, "train.manifest", "\n".join(lines))
-    parsed = dataset_jobs.read_manifest_entries(s3_runtime, uri, None)
+    parsed = dataset_jobs.read_manifest_entries(s3_runtime, _access(s3_runtime), uri, None)
     assert parsed.error is None and len(parsed.candidates) == 2000
     with pytest.raises(dataset_jobs.IngestError, match="more than the limit"):
-        dataset_jobs.read_manifest_entries(s3_runtime, uri, None, max_bytes=10_000)
+        dataset_jobs.read_manifest_entries(s3_runtime, _access(s3_runtime), uri, None, max_bytes=10_000)
 
 
 def test_the_console_refuses_a_large_manifest_object_by_its_size(s3_runtime: Any, moto_endpoint: str) -> None:

@@ -13,9 +13,26 @@ from hypothesis import strategies as st
 
 from openlookout.blobs.files import FileBlobStore
 from openlookout.settings import Settings
-from openlookout.sources.reader import FoundImage, SourceError, SourceReader
+from openlookout.sources.access import SourceAccess
+from openlookout.sources.reader import CappedStream, FoundImage, SourceError
+from openlookout.sources.reader import SourceReader as ScopedReader
 
 _bucket_numbers = itertools.count()
+# The access of a server without credentials whose caller owns every blob: what these tests read.
+ANYTHING = SourceAccess("000000000000", None, lambda _sha: True)
+
+
+class SourceReader(ScopedReader):
+    """The reader with ``ANYTHING`` as the access of every call (access rules: test_sources_access)."""
+
+    def read(self, ref: str, *, access: SourceAccess = ANYTHING, **kwargs: Any) -> bytes:
+        return super().read(ref, access=access, **kwargs)
+
+    def open_stream(self, ref: str, *, access: SourceAccess = ANYTHING, **kwargs: Any) -> CappedStream:
+        return super().open_stream(ref, access=access, **kwargs)
+
+    def list_images(self, uri: str, *, access: SourceAccess = ANYTHING, **kwargs: Any) -> list[FoundImage]:
+        return super().list_images(uri, access=access, **kwargs)
 
 
 @pytest.fixture

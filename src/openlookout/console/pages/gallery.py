@@ -102,9 +102,7 @@ def apply_labels(runtime: Runtime, request: Request, body: bytes) -> Response:
     if not back.startswith(gallery):
         back = gallery
     try:
-        relabel(
-            runtime, console_context(), name, dataset_type, form.get("ref", []), first(form, "label")
-        )
+        relabel(runtime, console_context(), name, dataset_type, form.get("ref", []), first(form, "label"))
     except ServiceError as exc:
         context = {"title": f"{name} / {dataset_type}", "back": back}
         return render(request, "gallery_refused.html", context, refused=exc)
