@@ -66,7 +66,7 @@ class Settings:
     body_timeout_s: int = 60
     max_connections: int = 1000
     server_inference_units: int = 0
-    detect_queue_s: int = 3
+    detect_queue_s: float = 3.0
     # Storage: free bytes an import or upload must leave on the data and blob disks; the blob
     # collector's period (0: never runs on its own) and the age an unreferenced blob must reach.
     min_free_bytes: int = 256 * 1024 * 1024
@@ -120,6 +120,8 @@ def _convert(name: str, raw: str) -> Any:
     kind = _FIELD_TYPES[name]
     if kind == "int":
         return int(raw)
+    if kind == "float":
+        return float(raw)
     if kind == "Path":
         return Path(raw)
     if kind == "tuple[Path, ...]":

@@ -21,7 +21,7 @@ from openlookout.api.authentication import Authenticator
 from openlookout.api.http import guarded, json_response, read_body
 from openlookout.errors import ValidationException
 from openlookout.service.context import Runtime
-from openlookout.service.detection import detect as run_detection
+from openlookout.service.detection import submit as submit_detection
 from openlookout.spec.loader import ServiceModel
 from openlookout.spec.validation import check_value
 
@@ -43,8 +43,8 @@ def heatmap_routes(runtime: Runtime, model: ServiceModel, auth: Authenticator) -
                 raise ValidationException("The query parameter 'heatmap' must be true or false.")
             body = await read_body(request, limit=MAX_IMAGE_BYTES, require_length=True)
             ctx = auth.context(request, signed, body, request_id)
-            result = await run_in_threadpool(
-                run_detection,
+            pending = await run_in_threadpool(
+                submit_detection,
                 runtime,
                 ctx,
                 project,
@@ -53,6 +53,7 @@ def heatmap_routes(runtime: Runtime, model: ServiceModel, auth: Authenticator) -
                 body,
                 heatmap=flag in ("true", "1"),
             )
+            result = await pending.wait()  # the units work; no thread is held meanwhile
             return json_response({"DetectAnomalyResult": _encoded(result)}, request_id)
 
         return await guarded(request, handle)

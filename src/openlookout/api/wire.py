@@ -26,6 +26,7 @@ from openlookout.api.routing import Router
 from openlookout.errors import ValidationException
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.idempotency import IdempotencyGuard, RecordedResponse
+from openlookout.service.operations import DEFERRED_OPERATIONS, OPERATIONS
 from openlookout.spec.loader import Operation, ServiceModel
 from openlookout.spec.patterns import compile_model_pattern
 from openlookout.spec.validation import validate_params
@@ -84,15 +85,26 @@ class WireApi:
         headers = {k.lower(): v for k, v in request.headers.items()}
         params = decode_request(self.model, operation, found.uri_params, headers, raw_query, body)
         response = await run_in_threadpool(self._call, ctx, operation, params)
+        if not isinstance(response, RecordedResponse):  # submitted work: await it, holding no thread
+            result = await response.wait()
+            body = encode_result(self.model, self.model.output_of(operation), result)
+            response = RecordedResponse(operation.response_code, body.decode())
         return raw_json_response(response.body, request_id, response.status_code)
 
-    def _call(self, ctx: RequestContext, operation: Operation, params: dict[str, Any]) -> RecordedResponse:
+    def _call(
+        self, ctx: RequestContext, operation: Operation, params: dict[str, Any]
+    ) -> RecordedResponse | Any:
+        """The recorded response, or (for ``DEFERRED_OPERATIONS`` served by the service's own
+        handler) the submitted work whose ``wait()`` gives the output members."""
         input_shape = self.model.input_of(operation)
         if input_shape is not None:
             validate_params(self.model, input_shape, params)
         handler = self.handlers.get(operation.name)
         if handler is None:
             raise ValidationException(f"{operation.name} is not available in this version of OpenLookout.")
+        deferred = DEFERRED_OPERATIONS.get(operation.name)
+        if deferred is not None and handler is OPERATIONS.get(operation.name):
+            return deferred(self.runtime, ctx, params)
 
         def call() -> RecordedResponse:
             result = handler(self.runtime, ctx, params)

@@ -1,4 +1,8 @@
-"""The server's hosted models: one ``InferencePool`` per model id, started and stopped on request."""
+"""The server's hosted models: one ``InferencePool`` per model id, started and stopped on request.
+
+``unit_limit`` caps the inference units running across every pool of the server: a pool scales
+up only while the pools together run fewer (StartModel checks the models' minimums against it).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,10 @@ from openlookout.hosting.pool import HostingError, InferencePool
 class HostingManager:
     """Owns every pool of one server process; thread-safe."""
 
-    def __init__(self, pool_factory: Callable[..., InferencePool] = InferencePool) -> None:
+    def __init__(
+        self, pool_factory: Callable[..., InferencePool] = InferencePool, *, unit_limit: int | None = None
+    ) -> None:
+        self.unit_limit = unit_limit
         self._pools: dict[int, InferencePool] = {}
         self._lock = threading.Lock()
         self._starting: dict[int, threading.Lock] = {}
@@ -22,6 +29,16 @@ class HostingManager:
     def closed(self) -> bool:
         """Whether ``shutdown`` was called (the server is stopping)."""
         return self._closed
+
+    def running_units(self) -> int:
+        """Inference units running in every pool of this server."""
+        with self._lock:
+            pools = list(self._pools.values())
+        return sum(pool.units for pool in pools)
+
+    def room_for_a_unit(self) -> bool:
+        """Whether one more unit stays within ``unit_limit``."""
+        return self.unit_limit is None or self.running_units() < self.unit_limit
 
     def get(self, model_id: int) -> InferencePool | None:
         with self._lock:
@@ -36,6 +53,7 @@ class HostingManager:
         max_units: int | None,
         colors: dict[str, str],
         threads_per_unit: int = 1,
+        max_queue_s: float = 3.0,
     ) -> InferencePool:
         """The model's pool, starting it if this server does not run it yet (one start at a time)."""
         with self._lock:
@@ -56,6 +74,8 @@ class HostingManager:
                 max_units=max_units,
                 colors=colors,
                 threads_per_unit=threads_per_unit,
+                max_queue_s=max_queue_s,
+                may_add_unit=self.room_for_a_unit,
             )
             pool.start()
             with self._lock:

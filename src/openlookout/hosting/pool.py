@@ -4,8 +4,15 @@ Each unit is a spawned worker process (``openlookout.hosting.worker``) plus a di
 the server that takes requests from the pool's shared queue, sends them to its process and hands
 the answer back. Scaling (checked every ``tick_s``): while requests wait in the queue for longer
 than ``scale_up_after_s`` and fewer than ``max_units`` run, one unit is added; after
-``scale_down_after_s`` without waiting requests, one unit above ``min_units`` is retired. A unit
+``scale_down_after_s`` without waiting requests, one unit above ``min_units`` is retired (and a
+unit is added only while ``may_add_unit()`` allows it: the server-wide cap on units). A unit
 whose process dies is replaced (its request is retried once on another unit).
+
+Load shedding: each request's service time feeds a moving average; a new request is refused with
+``PoolBusy`` (the API's ThrottlingException, HTTP 429) when the requests already waiting would
+take the running units more than ``max_queue_s`` seconds to serve, instead of queueing for tens
+of seconds. ``submit`` returns the request at once, its ``future`` completes with the result, so
+a caller may wait without holding a thread; ``detect`` waits for it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ import multiprocessing
 import queue
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +46,18 @@ class _Request:
     width: int
     height: int
     heatmap: bool
-    done: threading.Event = field(default_factory=threading.Event)
-    result: dict[str, Any] | None = None
-    error: str | None = None
+    # Completes with the result dict, or a HostingError.
+    future: Future[dict[str, Any]] = field(default_factory=Future)
     attempts: int = 0
     enqueued_at: float = field(default_factory=time.monotonic)
+
+    def fail(self, reason: str) -> None:
+        if not self.future.done():
+            self.future.set_exception(HostingError(reason))
+
+    def answer(self, result: dict[str, Any]) -> None:
+        if not self.future.done():
+            self.future.set_result(result)
 
 
 class _Unit:
@@ -86,12 +103,17 @@ class _Unit:
                 request = requests.get(timeout=0.2)
             except queue.Empty:
                 continue
+            if request.future.cancelled():  # its caller stopped waiting
+                continue
             self.busy = True
+            started = time.monotonic()
             try:
                 self._answer(request)
             finally:
                 self.busy = False
                 self.pool._last_activity = time.monotonic()
+                if request.future.done() and request.future.exception() is None:
+                    self.pool._observe(self.pool._last_activity - started)
             if not self.process.is_alive():
                 break
         self.shutdown()
@@ -107,14 +129,12 @@ class _Unit:
             if request.attempts < 2 and not self.pool._stopping:
                 self.pool._requests.put(request)
             else:
-                request.error = "the inference unit stopped while answering"
-                request.done.set()
+                request.fail("the inference unit stopped while answering")
             return
         if kind == "ok":
-            request.result = payload
+            request.answer(payload)
         else:
-            request.error = str(payload)
-        request.done.set()
+            request.fail(str(payload))
 
     def shutdown(self) -> None:
         with contextlib.suppress(OSError, BrokenPipeError):
@@ -143,9 +163,11 @@ class InferencePool:
         threads_per_unit: int = 1,
         start_timeout_s: float = 120.0,
         max_waiting: int = 256,
+        max_queue_s: float = 3.0,
         scale_up_after_s: float = 0.5,
         scale_down_after_s: float = 30.0,
         tick_s: float = 0.25,
+        may_add_unit: Callable[[], bool] | None = None,
     ) -> None:
         if min_units < 1:
             raise ValueError("a pool needs at least one unit")
@@ -156,6 +178,10 @@ class InferencePool:
         self.threads_per_unit = threads_per_unit
         self.start_timeout_s = start_timeout_s
         self.max_waiting = max_waiting
+        self.max_queue_s = max_queue_s
+        self.may_add_unit = may_add_unit
+        # Moving average of one request's service time on a unit (None until the first answer).
+        self.service_s: float | None = None
         self.scale_up_after_s = scale_up_after_s
         self.scale_down_after_s = scale_down_after_s
         self.tick_s = tick_s
@@ -202,8 +228,7 @@ class InferencePool:
                 request = self._requests.get_nowait()
             except queue.Empty:
                 break
-            request.error = "the model was stopped"
-            request.done.set()
+            request.fail("the model was stopped")
 
     @property
     def units(self) -> int:
@@ -224,18 +249,43 @@ class InferencePool:
         self, data: bytes, width: int, height: int, *, heatmap: bool = False, timeout_s: float = 60.0
     ) -> dict[str, Any]:
         """The unit's result dict for one image (PoolBusy / HostingError on trouble)."""
+        future = self.submit(data, width, height, heatmap=heatmap)
+        try:
+            return future.result(timeout_s)
+        except FutureTimeout:
+            raise HostingError(f"no inference unit answered within {timeout_s:.0f} s") from None
+
+    def submit(
+        self, data: bytes, width: int, height: int, *, heatmap: bool = False
+    ) -> Future[dict[str, Any]]:
+        """Queue one image; its future gives the result dict (or raises HostingError).
+
+        PoolBusy at once when the queue already holds more work than ``max_queue_s`` seconds.
+        """
         if self._stopping:
             raise HostingError("the model is not running")
-        if self._requests.qsize() >= self.max_waiting:
+        waiting = self._requests.qsize()
+        if waiting >= self.max_waiting:
             raise PoolBusy(f"{self.max_waiting} requests are already waiting for this model")
+        expected = self.expected_wait(waiting)
+        if expected > self.max_queue_s:
+            raise PoolBusy(
+                f"{waiting} requests are waiting, about {expected:.1f} s of work for its "
+                f"{self.units} inference units"
+            )
         request = _Request(data, width, height, heatmap)
         self._requests.put(request)
-        if not request.done.wait(timeout_s):
-            raise HostingError(f"no inference unit answered within {timeout_s:.0f} s")
-        if request.error is not None:
-            raise HostingError(request.error)
-        assert request.result is not None
-        return request.result
+        return request.future
+
+    def expected_wait(self, waiting: int) -> float:
+        """Seconds a request arriving behind ``waiting`` others would wait (0 until measured)."""
+        if self.service_s is None:
+            return 0.0
+        return (waiting + 1) * self.service_s / max(1, self.units)
+
+    def _observe(self, seconds: float) -> None:
+        previous = self.service_s
+        self.service_s = seconds if previous is None else 0.8 * previous + 0.2 * seconds
 
     # -- scaling --------------------------------------------------------------------------------
 
@@ -270,7 +320,8 @@ class InferencePool:
                     continue
                 if self._requests.qsize() > 0:
                     backlog_since = backlog_since or now
-                    if now - backlog_since >= self.scale_up_after_s and len(live) < self.max_units:
+                    grow = now - backlog_since >= self.scale_up_after_s and len(live) < self.max_units
+                    if grow and (self.may_add_unit is None or self.may_add_unit()):
                         self._add_unit()
                         backlog_since = None
                     continue

@@ -5,12 +5,19 @@ ValidationException); the model (ResourceNotFoundException) and its state (Confl
 unless HOSTED or SYSTEM_UPDATING); the bytes (a PNG/JPEG of the declared type that decodes in full
 with the decoder training used, within the service's image limits, of exactly the model's width and
 height once its EXIF orientation is applied, as at import; else ValidationException, never a 500).
+Then the image goes to the model's inference units (``submit``), or is refused at once with
+ThrottlingException (HTTP 429) when the model's queue already holds more than ``detect_queue_s``
+seconds of work for its units. The API waits for the answer without holding a thread
+(``PendingDetection.wait``); ``detect`` waits in the calling thread.
 The result follows spec e.4 (see ``openlookout.hosting.result``). ``detect(..., heatmap=True)`` is
 the extension used by ``/openlookout/.../detect?heatmap=true``: it adds a ``Heatmap`` PNG.
 """
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from openlookout.errors import InternalServerException, ThrottlingException, ValidationException
@@ -36,7 +43,38 @@ def content_format(content_type: str | None) -> str:
     return found
 
 
-def detect(
+ANSWER_TIMEOUT_S = 60.0
+
+
+class PendingDetection:
+    """A DetectAnomalies request accepted by a model's units: wait for it with ``result`` (blocking)
+    or ``wait`` (in the event loop, holding no thread while the units work)."""
+
+    def __init__(self, future: Future[dict[str, Any]]) -> None:
+        self.future = future
+
+    def result(self) -> dict[str, Any]:
+        try:
+            return self.future.result(ANSWER_TIMEOUT_S)
+        except FutureTimeout:
+            raise _no_answer(f"no inference unit answered within {ANSWER_TIMEOUT_S:.0f} s") from None
+        except HostingError as exc:
+            raise _no_answer(str(exc)) from None
+
+    async def wait(self) -> dict[str, Any]:
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(self.future), ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            raise _no_answer(f"no inference unit answered within {ANSWER_TIMEOUT_S:.0f} s") from None
+        except HostingError as exc:
+            raise _no_answer(str(exc)) from None
+
+
+def _no_answer(reason: str) -> InternalServerException:
+    return InternalServerException(f"The model could not answer: {reason}.", retry_after_seconds=1)
+
+
+def submit(
     runtime: Runtime,
     ctx: RequestContext,
     project_name: str,
@@ -45,8 +83,10 @@ def detect(
     body: bytes | None,
     *,
     heatmap: bool = False,
-) -> dict[str, Any]:
-    """The DetectAnomalyResult members (``AnomalyMask``/``Heatmap`` as PNG bytes)."""
+) -> PendingDetection:
+    """Check a DetectAnomalies request and hand the image to the model's units (see the module doc);
+    ThrottlingException at once when the model's queue is already deeper than its units serve in
+    ``detect_queue_s`` seconds."""
     declared = content_format(content_type)
     with runtime.db.begin() as conn:
         _, model = resolve_model(conn, ctx, project_name, version)
@@ -71,15 +111,42 @@ def detect(
         )
     try:
         pool = hosting_control.pool_for(runtime, model)
-        return pool.detect(admitted.data, info.width, info.height, heatmap=heatmap)
+        return PendingDetection(pool.submit(admitted.data, info.width, info.height, heatmap=heatmap))
     except PoolBusy as exc:
         raise ThrottlingException(f"The model is busy ({exc}); retry shortly.") from None
     except HostingError as exc:
-        raise InternalServerException(f"The model could not answer: {exc}.", retry_after_seconds=1) from None
+        raise _no_answer(str(exc)) from None
 
 
-def detect_anomalies(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    result = detect(
+def detect(
+    runtime: Runtime,
+    ctx: RequestContext,
+    project_name: str,
+    version: str,
+    content_type: str | None,
+    body: bytes | None,
+    *,
+    heatmap: bool = False,
+) -> dict[str, Any]:
+    """The DetectAnomalyResult members (``AnomalyMask``/``Heatmap`` as PNG bytes), waiting for them."""
+    return submit(runtime, ctx, project_name, version, content_type, body, heatmap=heatmap).result()
+
+
+class PendingAnswer:
+    """DetectAnomalies' output members still being computed: ``await wait()`` gives them."""
+
+    def __init__(self, detection: PendingDetection) -> None:
+        self.detection = detection
+
+    async def wait(self) -> dict[str, Any]:
+        return {"DetectAnomalyResult": await self.detection.wait()}
+
+
+def submit_detect_anomalies(
+    runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
+) -> PendingDetection:
+    """DetectAnomalies' checks and submission; the caller waits for the answer."""
+    return submit(
         runtime,
         ctx,
         str(params["ProjectName"]),
@@ -87,4 +154,12 @@ def detect_anomalies(runtime: Runtime, ctx: RequestContext, params: dict[str, An
         params.get("ContentType"),
         params.get("Body"),
     )
-    return {"DetectAnomalyResult": result}
+
+
+def start_detect_anomalies(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> PendingAnswer:
+    """DetectAnomalies for the API, which awaits the answer in its event loop."""
+    return PendingAnswer(submit_detect_anomalies(runtime, ctx, params))
+
+
+def detect_anomalies(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    return {"DetectAnomalyResult": submit_detect_anomalies(runtime, ctx, params).result()}

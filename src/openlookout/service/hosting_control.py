@@ -9,7 +9,10 @@ HOSTING_FAILED or SYSTEM_UPDATING -> STOPPING_HOSTING; the ``model.unhost`` job 
 Our decisions: StartModel on a model already HOSTED (or STARTING_HOSTING) with the same units is
 a no-op that answers the current status; with different units it is a ConflictException (stop it
 first, as on AWS). ``MaxInferenceUnits < MinInferenceUnits`` is a ValidationException; more units
-than the ``max_inference_units`` setting (default 8) is a ServiceQuotaExceededException.
+than the ``max_inference_units`` setting (default 8) is a ServiceQuotaExceededException, and so is a
+``MinInferenceUnits`` that, added to the minimums of the models already hosted, passes the
+server-wide cap (``server_unit_limit``: the ``server_inference_units`` setting, else two per core
+within half the memory at about 200 MB a unit). Autoscaling stays under the same cap.
 
 Starting and stopping units runs on a thread of its own (not on the job workers, where it would
 wait behind trainings). Restarts: the pools live in the server process (``runtime.hosting``). A
@@ -27,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from openlookout.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from openlookout.hosting.pool import HostingError, InferencePool
 from openlookout.jobs.runner import JobRunner
@@ -34,6 +39,7 @@ from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.lookups import resolve_model
 from openlookout.service.models import state_conflict
 from openlookout.service.states import MODEL_SERVING, MODEL_STARTABLE, MODEL_STOPPABLE, ModelStatus
+from openlookout.settings import Settings
 from openlookout.store import models as repo
 from openlookout.store.models import ModelRow
 
@@ -80,6 +86,7 @@ def start_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -
             )
         if model.status not in MODEL_STARTABLE:
             raise state_conflict(project_name, model, "started (it must be TRAINED)")
+        _check_server_units(runtime, conn, model, min_units)
         changed = repo.update_model(
             conn,
             model.id,
@@ -94,6 +101,38 @@ def start_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -
             raise state_conflict(project_name, model, "started now")
     launch(runtime, run_host, model.id)
     return {"Status": ModelStatus.STARTING_HOSTING}
+
+
+UNIT_MEMORY_BYTES = 200 * 1024 * 1024
+
+
+def server_unit_limit(settings: Settings) -> int:
+    """Inference units this server runs at most across every hosted model (see the module doc)."""
+    if settings.server_inference_units > 0:
+        return settings.server_inference_units
+    cores = os.cpu_count() or 1
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        memory = 0
+    by_memory = memory // 2 // UNIT_MEMORY_BYTES if memory > 0 else 2 * cores
+    return max(2, min(2 * cores, by_memory))
+
+
+def _check_server_units(runtime: Runtime, conn: Connection, model: ModelRow, min_units: int) -> None:
+    """ServiceQuotaExceededException when ``min_units`` more units would pass the server-wide cap."""
+    limit = server_unit_limit(runtime.settings)
+    running = repo.models_in_status(conn, [*MODEL_SERVING, ModelStatus.STARTING_HOSTING])
+    others = sum(m.min_inference_units or 1 for m in running if m.id != model.id)
+    if others + min_units > limit:
+        raise ServiceQuotaExceededException(
+            f"This server runs at most {limit} inference units across all hosted models; "
+            f"{others} are held by other models and this one asks for {min_units}. "
+            "Stop another model or ask for fewer units.",
+            quota_code="server-inference-units",
+            resource_id=model.arn,
+            resource_type="MODEL",
+        )
 
 
 def stop_model(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -234,6 +273,7 @@ def start_pool(runtime: Runtime, model: ModelRow) -> InferencePool:
         max_units=model.max_inference_units,
         colors=dict(model.colors or {}),
         threads_per_unit=unit_threads(runtime, max_units),
+        max_queue_s=float(runtime.settings.detect_queue_s),
     )
 
 

@@ -44,6 +44,13 @@ OPERATIONS: dict[str, Handler] = {
 }
 
 
+# Operations whose answer the API awaits in its event loop rather than in a worker thread: the
+# handler checks and submits the work and returns an object whose ``wait()`` gives the result.
+DEFERRED_OPERATIONS: dict[str, Callable[[Runtime, RequestContext, dict[str, Any]], Any]] = {
+    "DetectAnomalies": detection.start_detect_anomalies,
+}
+
+
 def run_operation(
     runtime: Runtime, ctx: RequestContext, operation: str, params: dict[str, Any]
 ) -> dict[str, Any]:
