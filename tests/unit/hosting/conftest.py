@@ -17,7 +17,7 @@ from onnx import TensorProto, helper
 HEIGHT, WIDTH = 32, 48
 
 
-def build_model(path: Path, *, segmentation: bool = True) -> Path:
+def build_model(path: Path, *, segmentation: bool = True, height: int = HEIGHT, width: int = WIDTH) -> Path:
     nodes = [
         helper.make_node("ReduceMean", ["image"], ["channel_mean"], axes=[1], keepdims=0),
         helper.make_node("Div", ["channel_mean", "scale"], ["heatmap"]),
@@ -29,12 +29,12 @@ def build_model(path: Path, *, segmentation: bool = True) -> Path:
     graph = helper.make_graph(
         nodes,
         "fake-detector",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, HEIGHT, WIDTH])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, height, width])],
         [
             helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch"]),
             helper.make_tensor_value_info("is_anomalous", TensorProto.BOOL, ["batch"]),
-            helper.make_tensor_value_info("heatmap", TensorProto.FLOAT, ["batch", HEIGHT, WIDTH]),
-            helper.make_tensor_value_info("type_mask", TensorProto.INT64, ["batch", HEIGHT, WIDTH]),
+            helper.make_tensor_value_info("heatmap", TensorProto.FLOAT, ["batch", height, width]),
+            helper.make_tensor_value_info("type_mask", TensorProto.INT64, ["batch", height, width]),
         ],
         initializer=[
             helper.make_tensor("scale", TensorProto.FLOAT, [], [255.0]),
@@ -46,7 +46,7 @@ def build_model(path: Path, *, segmentation: bool = True) -> Path:
     entry = model.metadata_props.add()
     entry.key = "openlookout"
     entry.value = json.dumps(
-        {"input_size": [HEIGHT, WIDTH], "anomaly_types": ["defect"], "segmentation": segmentation}
+        {"input_size": [height, width], "anomaly_types": ["defect"], "segmentation": segmentation}
     )
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
