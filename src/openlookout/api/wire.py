@@ -67,7 +67,10 @@ class WireApi:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         raw_path_text = raw_path.decode("latin-1").split("?", 1)[0]
         found = self.router.match(request.method, raw_path_text)
-        if found is None:
+        if found is None:  # still signed right, or the caller learns nothing about routes
+            self.auth.context(
+                request, signed, await read_body(request, limit=MAX_JSON_BODY_BYTES), request_id
+            )
             raise UnknownOperationException(
                 f"No Lookout for Vision operation answers {request.method} {raw_path_text[:200]}."
             )
