@@ -31,6 +31,7 @@ from openlookout.service.entries import (
 )
 from openlookout.service.entry_rules import ingest
 from openlookout.service.states import DATASET_UPDATING, DatasetStatus
+from openlookout.service.storage import storage_reason
 from openlookout.service.tenancy import dataset_access
 from openlookout.sources.access import SourceAccess
 from openlookout.sources.reader import SourceError
@@ -190,6 +191,9 @@ def _run_ingest(
 
 
 def _internal(exc: Exception) -> str:
+    reason = storage_reason(exc)
+    if reason is not None:
+        return f"the import stopped: {reason}"
     return f"the import stopped on an unexpected error ({type(exc).__name__}: {exc})"
 
 

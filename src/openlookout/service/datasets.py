@@ -22,6 +22,7 @@ from openlookout.service.lookups import dataset_resource_id, require_dataset, re
 from openlookout.service.models import require_no_training
 from openlookout.service.states import DATASET_BUSY, DATASET_STABLE, DATASET_UPDATING, DatasetStatus
 from openlookout.service.status_messages import dataset_status_message
+from openlookout.service.storage import require_room
 from openlookout.service.tenancy import require_s3
 from openlookout.store import entries as repo
 from openlookout.store import projects as project_store
@@ -136,6 +137,7 @@ def create_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
     if not bucket or not key:
         raise ValidationException("The manifest's S3Object needs both Bucket and Key.")
     require_s3(runtime, ctx, str(bucket), str(key))
+    require_room(runtime)
     payload: dict[str, Any] = {"manifest_uri": f"s3://{bucket}/{key}"}
     if s3_object.get("VersionId"):
         payload["version_id"] = str(s3_object["VersionId"])
@@ -261,6 +263,7 @@ def update_dataset_entries(runtime: Runtime, ctx: RequestContext, params: dict[s
     dataset = read_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
     if dataset.status not in DATASET_STABLE:
         raise busy_conflict(project_name, dataset, "updated")
+    require_room(runtime, len(changes))
     start_changes(runtime, project_name, dataset, bytes(changes), jobs.UPDATE_ENTRIES)
     return {"Status": DatasetStatus.UPDATE_IN_PROGRESS}
 

@@ -39,6 +39,7 @@ from openlookout.imaging.manifest import (
 )
 from openlookout.imaging.masks import inspect_mask
 from openlookout.service.context import Runtime
+from openlookout.service.storage import room_left, storage_reason
 from openlookout.sources.access import SourceAccess
 from openlookout.sources.reader import SourceError
 from openlookout.store import entry_queries
@@ -242,6 +243,9 @@ def _fetch_one(runtime: Runtime, candidate: Candidate, access: SourceAccess) -> 
                 )
             admitted = admit_image(data, name=entry.source_ref)
             data, info = admitted.data, admitted.info
+        full = room_left(runtime, len(data))
+        if full is not None:
+            return IngestError(f"{subject} was not stored: {full}", candidate.position)
         image_key = runtime.blobs.put(data)
         del data
         mask_key: str | None = None
@@ -264,6 +268,9 @@ def _fetch_one(runtime: Runtime, candidate: Candidate, access: SourceAccess) -> 
                 background=entry.background,
             )
             types = tuple(mask.types)
+            full = room_left(runtime, len(mask_data))
+            if full is not None:
+                return IngestError(f"{subject} was not stored: {full}", candidate.position)
             mask_key = runtime.blobs.put(mask_data)
     except SourceError as exc:
         return IngestError(f"{where}: {exc.reason}", candidate.position)
@@ -271,5 +278,8 @@ def _fetch_one(runtime: Runtime, candidate: Candidate, access: SourceAccess) -> 
         return IngestError(f"{subject}: {exc.reason}", candidate.position)
     except Exception as exc:
         log.exception("ingesting %s failed", entry.source_ref)
+        reason = storage_reason(exc)
+        if reason is not None:
+            return IngestError(f"{subject} could not be stored: {reason}", candidate.position)
         return IngestError(f"{subject} could not be stored ({type(exc).__name__})", candidate.position)
     return Fetched(candidate, image_key, info.width, info.height, mask_key, types)

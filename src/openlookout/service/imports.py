@@ -40,6 +40,7 @@ from openlookout.service.entry_rules import ingest
 from openlookout.service.lookups import require_project
 from openlookout.service.operations import run_operation
 from openlookout.service.states import DATASET_STABLE, DatasetStatus
+from openlookout.service.storage import require_room
 from openlookout.service.tenancy import require_s3, source_access
 from openlookout.sources.reader import upload_ref
 from openlookout.store import entries as repo
@@ -71,6 +72,7 @@ def import_labeled_source(
     """Start importing a folder or S3 prefix into the dataset (created if missing); the job id."""
     _check_dataset_type(dataset_type)
     location = source_uri(uri)
+    require_room(runtime)
     if location.startswith("s3://"):
         bucket, _, prefix = location[len("s3://") :].partition("/")
         require_s3(runtime, ctx, bucket, prefix)
@@ -104,6 +106,7 @@ def add_image(
         raise ValidationException(f"The label must be normal, anomaly or absent, not {label!r}.")
     if not data:
         raise ValidationException(f"The upload {name} is empty.")
+    require_room(runtime, len(data))
     with runtime.db.begin() as conn:
         project = require_project(conn, ctx, project_name)
         dataset = repo.get_dataset(conn, project.id, dataset_type)

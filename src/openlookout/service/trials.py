@@ -35,6 +35,7 @@ from openlookout.service.datasets import read_dataset, update_dataset_entries, w
 from openlookout.service.lookups import require_project, resolve_model
 from openlookout.service.models import state_conflict
 from openlookout.service.states import MODEL_TRAINED, DatasetStatus, TrialStatus
+from openlookout.service.storage import require_room
 from openlookout.service.tenancy import require_s3, source_access
 from openlookout.service.trial_detection import TRIAL_JOB, trial_model
 from openlookout.sources.reader import SourceError, split_s3_uri, upload_ref
@@ -170,6 +171,7 @@ def start_trial(
         raise ValidationException(f"Cannot list the images to check: {exc.reason}.") from None
     if not found:
         raise ValidationException(f"{location} holds no PNG or JPEG images (.png, .jpg or .jpeg files).")
+    require_room(runtime)
     now = time.time()
     with runtime.db.begin() as conn:
         trial_id = repo.insert_trial(
