@@ -12,7 +12,8 @@ demand by ``openlookout gc [--dry-run]``:
    ago, and ``gc_grace_s`` before the oldest job still queued or running started. A blob put
    (or put again: the store refreshes its write time) by a running job, or by a request between
    storing a file and the row naming it, is therefore never removed; the store checks the write
-   time again at the moment of removal.
+   time again at the moment of removal. The ownership rows (``blob_owners``) of removed blobs
+   go too, unless an entry committed meanwhile refers to them again.
 
 Named objects are removed only in the families the service writes and knows how to judge:
 ``models/<project>/<version>-<id>/...`` (while the model lives), ``console-thumbs/<sha>.jpg`` and
@@ -94,6 +95,8 @@ def collect_garbage(
     if not dry_run:
         count, size = blobs.collect_leftovers(cutoff)
         report.leftovers, report.freed_bytes = count, report.freed_bytes + size
+        with db.begin() as conn:
+            blob_refs.forget_owners(conn, report.freed_keys)
     return report
 
 

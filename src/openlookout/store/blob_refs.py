@@ -6,18 +6,22 @@
   that a packaging job still being run needs;
 - jobs not finished (queued or running): their payloads (which may name blobs) and the oldest
   one's creation time, before which nothing a running job wrote can have been written.
+
+``forget_owners`` drops the ``blob_owners`` rows of collected blobs that nothing refers to at that
+moment (a row an import commits meanwhile, with its entries, keeps its owners).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, delete, func, or_, select, union
 
 from openlookout.store import jobs as job_store
-from openlookout.store.tables import dataset_entries, jobs, models, packaging_jobs, trial_images
+from openlookout.store.tables import blob_owners, dataset_entries, jobs, models, packaging_jobs, trial_images
 
 _UPLOAD_SHA = re.compile(r"upload://([0-9a-f]{64})/")
 ACTIVE_PACKAGING = ("CREATED", "RUNNING")
@@ -74,3 +78,23 @@ def read_references(conn: Connection) -> BlobReferences:
     found.job_payloads = list(conn.execute(select(jobs.c.payload).where(active)).scalars())
     found.oldest_active_job = conn.execute(select(func.min(jobs.c.created_at)).where(active)).scalar()
     return found
+
+
+def forget_owners(conn: Connection, hashes: Iterable[str]) -> int:
+    """Delete the ownership rows of blobs ``hashes`` that no entry or trial image refers to now."""
+    keys = sorted(set(hashes))
+    if not keys:
+        return 0
+    referenced = union(
+        select(dataset_entries.c.image_sha256.label("sha")),
+        select(dataset_entries.c.mask_sha256),
+        select(trial_images.c.image_sha256),
+        select(trial_images.c.mask_sha256),
+    ).subquery()
+    removed = 0
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        still = select(referenced.c.sha).where(referenced.c.sha.in_(chunk))
+        query = delete(blob_owners).where(blob_owners.c.sha256.in_(chunk), blob_owners.c.sha256.not_in(still))
+        removed += conn.execute(query).rowcount or 0
+    return removed

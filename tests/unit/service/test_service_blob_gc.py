@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from sqlalchemy import select
 from tests.helpers.synthetic import png_image
 from tests.unit.service.dataset_support import CTX, Workspace, label_line
 from typer.testing import CliRunner
@@ -28,6 +29,7 @@ from openlookout.store import blob_refs
 from openlookout.store import jobs as job_store
 from openlookout.store import models as model_store
 from openlookout.store import projects as project_store
+from openlookout.store.tables import blob_owners
 from openlookout.store.tables import jobs as jobs_table
 
 HOUR = 3600.0
@@ -155,6 +157,10 @@ def test_the_collector_frees_exactly_the_unreferenced_blobs(
     assert len(models_left) == 2 and all(f"-{live_model}/" in name for name in models_left)
     # The dataset still reads back, image by image.
     assert len(ws.entries()) == 3
+    # Ownership rows go with the blobs they describe, and stay for those still referenced.
+    with runtime.db.begin() as conn:
+        owned = set(conn.execute(select(blob_owners.c.sha256)).scalars())
+    assert gone_key not in owned and referenced <= owned
 
 
 def test_the_collector_works_on_an_s3_blob_store(tmp_path: Path, moto_endpoint: str) -> None:
