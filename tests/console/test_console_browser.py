@@ -128,7 +128,7 @@ def test_browser_gallery_filters_multi_selects_and_links_the_labeling_page(serve
             page.set_default_timeout(15_000)
             page.goto(server.url + "/projects/shots/datasets/train/gallery")
             expect(page.locator(".tile")).to_have_count(8)
-            loaded = "Array.from(document.querySelectorAll('.tile img')).every(i => i.naturalWidth > 0)"
+            loaded = "() => Array.from(document.querySelectorAll('.tile img')).every(i => i.naturalWidth > 0)"
             page.wait_for_function(loaded)
             screenshot(page, "gallery")
             page.select_option("select[name=class]", "anomaly")

@@ -168,7 +168,7 @@ def _label_in_gallery(page: Any) -> None:
     expect(page.locator(".tile.normal")).to_have_count(PER_GROUP)
     expect(page.locator(".tile.anomaly")).to_have_count(PER_GROUP)
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('.tile img')).every(i => i.naturalWidth > 0)"
+        "() => Array.from(document.querySelectorAll('.tile img')).every(i => i.naturalWidth > 0)"
     )
     screenshot(page, "e2e-06-gallery-test-labeled")
 

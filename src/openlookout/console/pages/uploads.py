@@ -20,6 +20,9 @@ from openlookout.service.context import Runtime
 from openlookout.service.imports import add_image
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
+# Read a little past the limit so an image just too large gets its sizes in a JSON answer the page
+# shows; beyond this the body is refused unread (and the browser may see only the status).
+MAX_BODY_BYTES = 2 * MAX_IMAGE_BYTES
 BODY_TYPES = ("application/octet-stream", "image/png", "image/jpeg")
 
 
@@ -28,6 +31,10 @@ def upload_image(runtime: Runtime, request: Request, body: bytes) -> Response:
     name = request.query_params.get("name", "")
     label = request.query_params.get("label") or None
     try:
+        if len(body) > MAX_IMAGE_BYTES:
+            raise ValidationException(
+                f"The request body is {len(body)} bytes; at most {MAX_IMAGE_BYTES} are accepted."
+            )
         if declared not in BODY_TYPES:
             raise ValidationException(
                 "Send the image's bytes as application/octet-stream, image/png or image/jpeg."
@@ -45,7 +52,7 @@ def routes(console: Binder) -> list[BaseRoute]:
     return [
         Route(
             path,
-            console.action(upload_image, max_body=MAX_IMAGE_BYTES),
+            console.action(upload_image, max_body=MAX_BODY_BYTES),
             methods=["POST"],
             name="upload_image",
         )
