@@ -175,7 +175,8 @@ def describe_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, An
 
 
 def delete_dataset(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Deletes synchronously: rows go in one transaction; the blob copies stay (they may be shared)."""
+    """Deletes synchronously: rows go in one transaction; the blob copies stay until the blob
+    collector (``service.blob_gc``) finds that nothing refers to them."""
     project_name = str(params["ProjectName"])
     dataset = read_dataset(runtime, ctx, project_name, str(params["DatasetType"]))
     if dataset.status in DATASET_BUSY:
