@@ -12,8 +12,11 @@ Decisions where AWS left the behaviour open:
 - An unknown method/path answers 404 ``UnknownOperationException`` (JSON), as AWS front ends do.
 - A modelled operation whose handler is not in ``service.operations.OPERATIONS`` answers 400
   ``ValidationException`` "... is not available in this version" (a 4xx, so SDKs do not retry).
-- A malformed ``Authorization`` header or credential scope answers 403 ``AccessDeniedException``;
-  signatures themselves are not verified yet.
+- With a credentials file every request must carry a valid SigV4 signature (``api.authentication``;
+  AWS's 403 codes). Without one, a malformed ``Authorization`` header or credential scope answers
+  403 ``AccessDeniedException`` and signatures are not checked (the server is then loopback-only).
+- ``Host`` and ``Origin`` must be the server's own (``api.request_guard``) and API bodies JSON or
+  image types (``api.content_types``), in both modes.
 - Patterns are full matches; every rule broken is listed in one ``ValidationException`` message.
 - Bodies: JSON up to 16 MiB; DetectAnomalies' raw image up to 8 MiB with Content-Length required.
 - A reused ClientToken with other parameters answers ``ConflictException`` naming the

@@ -13,17 +13,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from openlookout.api.errors import JSON_CONTENT_TYPE, error_response
-from openlookout.api.sigv4 import caller_scope
 from openlookout.errors import InternalServerException, ServiceError, ValidationException
-from openlookout.service.context import RequestContext
 from openlookout.service.storage import storage_error, storage_reason
-from openlookout.settings import Settings
 from openlookout.web.bodies import BodyRefused, read_bounded
 
 log = logging.getLogger("openlookout.api")
@@ -33,13 +29,6 @@ REQUEST_ID_HEADER = "x-amzn-RequestId"
 
 def new_request_id() -> str:
     return str(uuid.uuid4())
-
-
-def request_context(request: Request, settings: Settings, request_id: str) -> RequestContext:
-    """Account and region of the caller (SigV4 scope or defaults) plus this request's id."""
-    query = dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1")))
-    scope = caller_scope(request.headers, query, settings)
-    return RequestContext(account_id=scope.account_id, region=scope.region, request_id=request_id)
 
 
 async def read_body(request: Request, *, limit: int, require_length: bool = False) -> bytes:

@@ -1,8 +1,9 @@
-"""Who is calling: account and region from the SigV4 credential scope, or the configured defaults.
+"""Who is calling on a server without a credentials file: the SigV4 scope's claim, unverified.
 
 The access key is not an account id, so the account is the configured default unless the access
-key itself is a 12-digit number. The region is the scope's region. Signatures are not verified
-yet: any well-formed scope is accepted.
+key itself is a 12-digit number. The region is the scope's region. Any well-formed scope is
+accepted: this is the loopback-only mode. With a credentials file ``api.authentication`` verifies
+the signature instead and the account is the key's.
 """
 
 from __future__ import annotations

@@ -83,6 +83,7 @@ def run_server(settings: Settings) -> None:
     import uvicorn
 
     from openlookout.api.app import create_app
+    from openlookout.api.request_guard import allowed_host_names
     from openlookout.runtime import StartupError, build_runtime, close_runtime
     from openlookout.web.connections import uvicorn_limits
 
@@ -98,6 +99,8 @@ def run_server(settings: Settings) -> None:
         stderr.print(f"OpenLookout listening on http://{_url_host(settings.host)}:{settings.port}")
         stderr.print(f"data folder: {settings.data_dir.resolve()}")
         stderr.print(f"database: {_redacted(settings.resolved_database_url)}")
+        names = sorted(allowed_host_names(settings.host, settings.allowed_hosts))
+        stderr.print(f"answering requests addressed to: {', '.join(names)} (more with --allowed-host)")
         if keys is not None:
             stderr.print(f"authentication: {len(keys)} access keys from {settings.credentials_file}")
             _reload_on_hangup(keys)
