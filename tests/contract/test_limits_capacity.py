@@ -4,7 +4,8 @@
   beyond what the unit serves within ``detect_queue_s`` get ThrottlingException (HTTP 429, with
   Retry-After) at once, none get a 500, and the served ones answer within a few seconds;
 - StartModel past the server-wide unit cap is a ServiceQuotaExceededException;
-- the poison PNG at DetectAnomalies is a 400 ValidationException, never a 500.
+- the poison PNG at DetectAnomalies is a 400 ValidationException, never a 500, and a JPEG tagged
+  EXIF Orientation 6 is judged upright, at the size the model was trained on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from tests.contract.conftest import LiveServer, _start_server
 from tests.contract.test_models_support import insert_model_row, wait_model
-from tests.helpers.bad_images import poison_png
+from tests.helpers.bad_images import poison_png, rotated_jpeg
 from tests.helpers.synthetic import png_image
 from tests.unit.hosting.conftest import build_model
 
@@ -110,3 +111,10 @@ def test_the_poison_png_at_detect_anomalies_is_a_400(
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "could not be decoded" in refused.value.response["Error"]["Message"]
+
+
+def test_detect_anomalies_judges_an_exif_rotated_jpeg_upright(hosted: tuple[LiveServer, Any]) -> None:
+    _, lv = hosted
+    turned, _ = rotated_jpeg(64, 96, orientation=6)  # stored 64x96; upright 96x64, the model's size
+    answer = lv.detect_anomalies(ProjectName=PROJECT, ModelVersion="1", Body=turned, ContentType="image/jpeg")
+    assert "IsAnomalous" in answer["DetectAnomalyResult"]
