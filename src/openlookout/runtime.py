@@ -172,7 +172,10 @@ def register_job_kinds(runner: JobRunner) -> None:
 
 def collect_periodically(runtime: Runtime) -> None:
     """One round of the blob collector for a running server (``every`` calls it)."""
-    report = blob_gc.collect_garbage(runtime.db, runtime.blobs, grace_s=runtime.settings.gc_grace_s)
+    settings = runtime.settings
+    report = blob_gc.collect_garbage(
+        runtime.db, runtime.blobs, grace_s=settings.gc_grace_s, data_dir=settings.data_dir
+    )
     log.info("blob collector: %s", report.summary())
 
 
@@ -191,7 +194,7 @@ def collect_blobs(
         with _stage(f"cannot open the blob store {settings.resolved_blob_url}"):
             blobs = open_blob_store(settings.resolved_blob_url, s3)
         grace = settings.gc_grace_s if grace_s is None else grace_s
-        return blob_gc.collect_garbage(db, blobs, grace_s=grace, dry_run=dry_run)
+        return blob_gc.collect_garbage(db, blobs, grace_s=grace, dry_run=dry_run, data_dir=settings.data_dir)
     finally:
         db.dispose()
 

@@ -119,11 +119,13 @@ class FileBlobStore:
         return self._collect(self.named_path(name), written_before)
 
     def collect_leftovers(self, written_before: float) -> tuple[int, int]:
-        """Remove temporary files of writes that never finished (a killed server); (files, bytes)."""
+        """Remove temporary files of writes that never finished and files a collection parked but
+        never removed (a killed server); (files, bytes)."""
         count = freed = 0
         for folder, _, files in os.walk(self.root):
+            parked = Path(folder) == self.root / COLLECTED
             for file_name in files:
-                if not (file_name.startswith(".tmp-") and file_name.endswith(".part")):
+                if not parked and not (file_name.startswith(".tmp-") and file_name.endswith(".part")):
                     continue
                 path = Path(folder) / file_name
                 try:

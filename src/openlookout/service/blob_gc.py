@@ -18,7 +18,8 @@ demand by ``openlookout gc [--dry-run]``:
 Named objects are removed only in the families the service writes and knows how to judge:
 ``models/<project>/<version>-<id>/...`` (while the model lives), ``console-thumbs/<sha>.jpg`` and
 ``console-heatmaps|console-predicted-masks/<model id>/<sha>.png`` (while the image and model
-live), ``dataset-changes/...`` (while a job names them). Anything else is kept.
+live), ``dataset-changes/...`` (while a job names them). Anything else is kept. Given the data
+folder, it also removes the local ONNX copies hosting made of models that are gone.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from openlookout.blobs.base import BlobStore, StoredObject
+from openlookout.service.hosting_control import local_model_files
 from openlookout.store import blob_refs
 from openlookout.store.db import Database
 
@@ -56,6 +59,7 @@ class CollectionReport:
     freed_bytes: int = 0
     leftovers: int = 0
     too_young: int = 0
+    local_model_files: int = 0
     freed_keys: list[str] = field(default_factory=list)
     freed_names: list[str] = field(default_factory=list)
 
@@ -63,16 +67,24 @@ class CollectionReport:
         verb = "would free" if self.dry_run else "freed"
         return (
             f"{self.blobs} blobs and {self.named} named objects stored; {verb} {self.freed_blobs} blobs, "
-            f"{self.freed_named} named objects and {self.leftovers} unfinished writes "
+            f"{self.freed_named} named objects, {self.leftovers} unfinished writes and "
+            f"{self.local_model_files} local model copies "
             f"({self.freed_bytes / 1e6:.1f} MB); {self.too_young} unreferenced objects are younger than "
             "the grace period"
         )
 
 
 def collect_garbage(
-    db: Database, blobs: BlobStore, *, grace_s: float, dry_run: bool = False, now: float | None = None
+    db: Database,
+    blobs: BlobStore,
+    *,
+    grace_s: float,
+    dry_run: bool = False,
+    now: float | None = None,
+    data_dir: Path | None = None,
 ) -> CollectionReport:
-    """One collection (see the module doc); nothing is removed when ``dry_run``."""
+    """One collection (see the module doc); nothing is removed when ``dry_run``. With ``data_dir``
+    the local ONNX copies of models that no longer live go too."""
     started = time.time() if now is None else now
     stored = list(blobs.list_blobs())
     named = list(blobs.list_named())
@@ -97,7 +109,23 @@ def collect_garbage(
         report.leftovers, report.freed_bytes = count, report.freed_bytes + size
         with db.begin() as conn:
             blob_refs.forget_owners(conn, report.freed_keys)
+    if data_dir is not None:
+        live = {m.id for m in refs.models}
+        for model_id, path in local_model_files(data_dir).items():
+            if model_id in live or _written_since(path, cutoff):
+                continue
+            report.freed_bytes += path.stat().st_size
+            report.local_model_files += 1
+            if not dry_run:
+                path.unlink(missing_ok=True)
     return report
+
+
+def _written_since(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime >= cutoff
+    except FileNotFoundError:
+        return True
 
 
 def _take(collect: Any, item: StoredObject, cutoff: float, report: CollectionReport) -> bool:

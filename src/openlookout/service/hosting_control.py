@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -236,11 +237,15 @@ def _set(runtime: Runtime, model_id: int, expect: list[str], status: str, messag
 # --- pools ----------------------------------------------------------------------------------
 
 
+MODEL_FILES = "hosting"
+_MODEL_FILE = re.compile(r"model-(\d+)\.onnx")
+
+
 def model_file(runtime: Runtime, model: ModelRow) -> Path:
     """The model's ONNX file on local disk (copied from the blob store once)."""
     if not model.onnx_blob:
         raise HostingError("the model has no exported network; train it again")
-    path = runtime.settings.data_dir / "hosting" / f"model-{model.id}.onnx"
+    path = runtime.settings.data_dir / MODEL_FILES / f"model-{model.id}.onnx"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -251,6 +256,19 @@ def model_file(runtime: Runtime, model: ModelRow) -> Path:
         partial.write_bytes(data)
         partial.replace(path)
     return path
+
+
+def local_model_files(data_dir: Path) -> dict[int, Path]:
+    """The local ONNX copies ``model_file`` made, by model id."""
+    folder = data_dir / MODEL_FILES
+    if not folder.is_dir():
+        return {}
+    found: dict[int, Path] = {}
+    for path in folder.iterdir():
+        matched = _MODEL_FILE.fullmatch(path.name)
+        if matched:
+            found[int(matched.group(1))] = path
+    return found
 
 
 def unit_threads(runtime: Runtime, max_units: int) -> int:

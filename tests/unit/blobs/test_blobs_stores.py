@@ -156,8 +156,11 @@ def test_free_bytes_and_leftovers(store: BlobStore, tmp_path: Path) -> None:
         partial = store.root / "ab" / ".tmp-x.part"
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(b"12345")
-        assert store.collect_leftovers(time.time() + 5) == (1, 5)
-        assert not partial.exists()
+        parked = store.root / ".collected" / "abc.123"
+        parked.parent.mkdir(exist_ok=True)
+        parked.write_bytes(b"12")  # parked by a collection that a kill -9 interrupted
+        assert store.collect_leftovers(time.time() + 5) == (2, 7)
+        assert not partial.exists() and not parked.exists()
     else:
         assert store.free_bytes() is None
         assert store.collect_leftovers(time.time()) == (0, 0)

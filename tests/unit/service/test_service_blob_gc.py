@@ -142,8 +142,20 @@ def test_the_collector_frees_exactly_the_unreferenced_blobs(
     assert dry.freed_named == 5, dry.freed_names  # 3 of the families above, 2 files of the deleted model
     assert all(store.exists(key) for key in expected)
 
+    # Local ONNX copies hosting made: the deleted model's goes, the live one's stays.
+    copies = {}
+    for model_id in (live_model, dead_model):
+        copy = runtime.settings.data_dir / "hosting" / f"model-{model_id}.onnx"
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(b"onnx")
+        stamp = time.time() - 2 * HOUR
+        os.utime(copy, (stamp, stamp))
+        copies[model_id] = copy
+
     monkeypatch.setattr(blob_refs, "read_references", read_while_importing)
-    report = blob_gc.collect_garbage(runtime.db, store, grace_s=HOUR)
+    report = blob_gc.collect_garbage(runtime.db, store, grace_s=HOUR, data_dir=runtime.settings.data_dir)
+    assert report.local_model_files == 1
+    assert copies[live_model].exists() and not copies[dead_model].exists()
     assert set(report.freed_keys) == {gone_key, failed_key, orphan}
     assert report.freed_named == 5 and report.freed_bytes > 0
     for key in (gone_key, failed_key, orphan):
