@@ -65,3 +65,24 @@ def test_an_import_into_a_full_blob_store_ends_failed(
     assert described["Status"] == "CREATE_FAILED"
     assert "disk is full" in described["StatusMessage"]
     lv.delete_dataset(ProjectName="full", DatasetType="train")
+
+
+def test_a_console_form_on_a_full_database_says_so(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    def full(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError(
+            "INSERT INTO projects", {}, sqlite3.OperationalError("database or disk is full")
+        )
+
+    monkeypatch.setattr(project_store, "insert_project", full)
+    answer = httpx.post(
+        server.url + "/projects",
+        content=b"name=full-console",
+        headers={"Accept": "text/html", "Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+    assert answer.status_code == 500
+    assert "disk is full" in answer.text

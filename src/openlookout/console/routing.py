@@ -15,6 +15,7 @@ sign-in pages themselves.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -28,7 +29,10 @@ from openlookout.console.forms import MAX_FORM_BYTES
 from openlookout.console.signin import ConsoleAuth, ConsoleUser, acting_as, sign_in_needed
 from openlookout.errors import ServiceError
 from openlookout.service.context import Runtime
+from openlookout.service.storage import storage_reason
 from openlookout.web.bodies import BodyRefused, read_bounded
+
+log = logging.getLogger(__name__)
 
 Page = Callable[[Runtime, Request], Response]
 Action = Callable[[Runtime, Request, bytes], Response]
@@ -135,10 +139,25 @@ class Binder:
 def _run_as(
     user: ConsoleUser | None, fn: Action, runtime: Runtime, request: Request, body: bytes
 ) -> Response:
-    if user is None:
-        return fn(runtime, request, body)
-    with acting_as(user):
-        return fn(runtime, request, body)
+    try:
+        if user is None:
+            return fn(runtime, request, body)
+        with acting_as(user):
+            return fn(runtime, request, body)
+    except Exception as exc:
+        reason = storage_reason(exc)
+        if reason is None:
+            raise
+        log.exception("a console action failed on storage")
+        return storage_refusal(request, reason)
+
+
+def storage_refusal(request: Request, reason: str) -> Response:
+    """A full or failing disk, said plainly (JSON for the pages' scripts, text for forms)."""
+    message = f"The server could not store the change: {reason}. Nothing was changed; retry later."
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"message": message}, status_code=500)
+    return PlainTextResponse(message, status_code=500)
 
 
 def body_refusal(request: Request, refusal: BodyRefused) -> Response:

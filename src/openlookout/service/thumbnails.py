@@ -8,7 +8,7 @@ import re
 
 from PIL import Image
 
-from openlookout.blobs.base import BlobNotFound, BlobStore
+from openlookout.blobs.base import BlobError, BlobNotFound, BlobStore
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.tenancy import owns_blob
 
@@ -61,7 +61,10 @@ def thumbnail(blobs: BlobStore, sha256: str) -> bytes | None:
     except Exception:  # stored before images were admitted in full: no thumbnail, not an error page
         log.warning("no thumbnail for blob %s: it does not decode", sha256, exc_info=True)
         return None
-    blobs.put_named(cache_name, jpeg)
+    try:
+        blobs.put_named(cache_name, jpeg)
+    except BlobError:  # a full disk: the thumbnail is still served, just not kept
+        log.warning("could not keep the thumbnail of blob %s", sha256, exc_info=True)
     return jpeg
 
 
