@@ -22,6 +22,7 @@ from openlookout.imaging.manifest import iter_manifest_lines, new_entry
 from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import Runtime
 from openlookout.service.entries import (
+    MAX_ENTRIES,
     Candidate,
     IngestError,
     ParsedBatch,
@@ -87,7 +88,9 @@ def run_source_import(runtime: Runtime, payload: dict[str, Any]) -> None:
 
     def batch() -> ParsedBatch:
         try:
-            found = runtime.sources.list_images(uri, access=dataset_access(runtime, dataset_id))
+            found = runtime.sources.list_images(
+                uri, access=dataset_access(runtime, dataset_id), limit=MAX_ENTRIES
+            )
         except SourceError as exc:
             raise IngestError(f"cannot list images under {uri}: {getattr(exc, 'reason', exc)}") from None
         if not found:
