@@ -38,8 +38,12 @@ def signed(
     region: str = "us-east-1",
     access_key: str = "AKIDWIRETEST",
 ) -> httpx.Response:
-    """A SigV4-signed request sent as-is (no client-side validation)."""
-    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+    """A SigV4-signed request sent as-is (no client-side validation); a body is JSON unless the
+    headers say otherwise, as the SDKs send it."""
+    headers = dict(headers or {})
+    if body and not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/json"
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(Credentials(access_key, "any-secret"), "lookoutvision", region).add_auth(request)
     return httpx.request(method, url, content=body, headers=dict(request.headers.items()), timeout=30)
 
