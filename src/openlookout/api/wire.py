@@ -26,7 +26,7 @@ from openlookout.api.routing import Router
 from openlookout.errors import ValidationException
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.idempotency import IdempotencyGuard, RecordedResponse
-from openlookout.service.operations import DEFERRED_OPERATIONS, OPERATIONS
+from openlookout.service.operations import DEFERRED_HANDLERS
 from openlookout.spec.loader import Operation, ServiceModel
 from openlookout.spec.patterns import compile_model_pattern
 from openlookout.spec.validation import validate_params
@@ -97,16 +97,16 @@ class WireApi:
     def _call(
         self, ctx: RequestContext, operation: Operation, params: dict[str, Any]
     ) -> RecordedResponse | Any:
-        """The recorded response, or (for ``DEFERRED_OPERATIONS`` served by the service's own
-        handler) the submitted work whose ``wait()`` gives the output members."""
+        """The recorded response, or (for a handler in ``DEFERRED_HANDLERS``) the submitted work
+        whose ``wait()`` gives the output members."""
         input_shape = self.model.input_of(operation)
         if input_shape is not None:
             validate_params(self.model, input_shape, params)
         handler = self.handlers.get(operation.name)
         if handler is None:
             raise ValidationException(f"{operation.name} is not available in this version of OpenLookout.")
-        deferred = DEFERRED_OPERATIONS.get(operation.name)
-        if deferred is not None and handler is OPERATIONS.get(operation.name):
+        deferred = DEFERRED_HANDLERS.get(handler)
+        if deferred is not None:
             return deferred(self.runtime, ctx, params)
 
         def call() -> RecordedResponse:

@@ -44,10 +44,11 @@ OPERATIONS: dict[str, Handler] = {
 }
 
 
-# Operations whose answer the API awaits in its event loop rather than in a worker thread: the
-# handler checks and submits the work and returns an object whose ``wait()`` gives the result.
-DEFERRED_OPERATIONS: dict[str, Callable[[Runtime, RequestContext, dict[str, Any]], Any]] = {
-    "DetectAnomalies": detection.start_detect_anomalies,
+# Handlers whose answer the API may await in its event loop rather than in a worker thread: each
+# maps to a function that checks and submits the work and returns an object whose ``wait()`` gives
+# the same output members.
+DEFERRED_HANDLERS: dict[Handler, Callable[[Runtime, RequestContext, dict[str, Any]], Any]] = {
+    detection.detect_anomalies: detection.start_detect_anomalies,
 }
 
 
