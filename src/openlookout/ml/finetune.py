@@ -40,6 +40,7 @@ from openlookout.ml.trunks import Trunk
 
 log = logging.getLogger(__name__)
 
+WINDOW_SIZES = 3
 STRIDE = 4  # the head's cells; the frozen ``low`` level is at twice this stride
 
 
@@ -182,8 +183,10 @@ def window(samples: list[Sample], rng: np.random.Generator, min_window: float) -
     One window size per batch, in stride-8 cells; stride-4 levels take the matching window.
     """
     h, w = samples[0].low.shape[-2:]
-    wh = max(2, round(h * rng.uniform(min_window, 1.0)))
-    ww = max(2, round(w * rng.uniform(min_window, 1.0)))
+    # a few window sizes only: every new tensor shape costs the CPU kernels' caches memory
+    scales = np.linspace(min_window, 1.0, WINDOW_SIZES)
+    wh = max(2, round(h * float(rng.choice(scales))))
+    ww = max(2, round(w * float(rng.choice(scales))))
     fines, lows, labels, defects, kinds = [], [], [], [], []
     for sample in samples:
         top, left = int(rng.integers(0, h - wh + 1)), int(rng.integers(0, w - ww + 1))
