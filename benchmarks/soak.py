@@ -347,14 +347,17 @@ def bulk_import(lv: Any, s3: Any, server: Server, count: int) -> str:
         s3.put_object(Bucket=BUCKET, Key=key, Body=variant(base, f"bulk {i}"))
         lines.append(manifest_line(f"s3://{BUCKET}/{key}", "normal"))
     lv.create_project(ProjectName=BULK)
-    server.phase_peak_kib = 0
+    assert server.process is not None
+    before = rss_kib(server.process.pid)
+    server.phase_peak_kib = before
     started = time.monotonic()
     described = create_from_lines(lv, s3, BULK, "train", lines)
     took = time.monotonic() - started
     return (
         f"bulk import: {count} manifest lines -> {described['Status']} "
         f"({described.get('ImageStats', {}).get('Total')} images) in {took:.0f} s, "
-        f"{count / took:.0f} images/s; server peak RSS during it {server.phase_peak_kib / 1024:.0f} MB"
+        f"{count / took:.0f} images/s; server RSS {before / 1024:.0f} MB before, peak "
+        f"{server.phase_peak_kib / 1024:.0f} MB during it (+{(server.phase_peak_kib - before) / 1024:.0f} MB)"
     )
 
 
