@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from openlookout.blobs import open_blob_store
 from openlookout.blobs.base import BlobStore
-from openlookout.hosting.manager import HostingManager
+from openlookout.engine.base import Engine, Storage
+from openlookout.engine.local import LocalEngine
 from openlookout.jobs.runner import JobRunner
 from openlookout.service import (
     blob_gc,
@@ -100,6 +101,7 @@ def build_runtime(
         f"the database URL {_redacted(url)} is not usable (use sqlite:///<file> or postgresql://...)"
     ):
         db = Database(url)
+    engine: Engine | None = None
     try:
         with _stage(f"cannot prepare the database {_redacted(url)}"):
             migrate.upgrade(db)
@@ -113,13 +115,14 @@ def build_runtime(
         with _stage(f"cannot keep the server identity in {settings.data_dir}"):
             identity = node_id(settings.data_dir)
         runner = JobRunner(db, settings.workers, node_id=identity)
+        engine = build_engine(settings, db, Storage(blobs, s3))
         runtime = Runtime(
             settings=settings,
             db=db,
             blobs=blobs,
             sources=sources,
             jobs=runner,
-            hosting=HostingManager(unit_limit=hosting_control.server_unit_limit(settings)),
+            engine=engine,
             pager=pager,
             s3=s3,
         )
@@ -131,9 +134,43 @@ def build_runtime(
         with _stage("cannot restore the hosted models"):
             hosting_control.restore_hosting(runtime)
     except BaseException:
+        if engine is not None:
+            engine.shutdown()
         db.dispose()
         raise
     return runtime
+
+
+ENGINES = ("local", "ray")
+
+
+def build_engine(settings: Settings, db: Database, storage: Storage) -> Engine:
+    """The engine the ``engine`` setting names; Ray is imported only for ``ray``."""
+    if settings.engine not in ENGINES:
+        raise StartupError(f"unknown engine {settings.engine!r} (choose {' or '.join(ENGINES)})")
+    if settings.engine == "local":
+        return LocalEngine(
+            storage,
+            model_file=lambda d: hosting_control.fetch_model_file(
+                settings.data_dir, storage.blobs, d.model_id, d.model_blob
+            ),
+            unit_limit=hosting_control.server_unit_limit(settings),
+            max_queue_s=float(settings.detect_queue_s),
+        )
+    blob_url = settings.resolved_blob_url
+    if not blob_url.startswith("s3://") and not settings.ray_shared_blob_dir:
+        raise StartupError(
+            f"--engine ray needs a blob store every Ray node reaches: use --blob-url s3://bucket/prefix, "
+            f"or say that every node mounts {blob_url} at the same path (--ray-shared-blob-dir)"
+        )
+    if not settings.ray_address:
+        raise StartupError("--engine ray needs --ray-address (auto, ray://head:10001 or head:6379)")
+    try:
+        from openlookout.engine.ray_engine import RayEngine
+    except ImportError as exc:
+        raise StartupError(f"--engine ray needs Ray: pip install 'openlookout[ray]' ({exc})") from exc
+    with _stage(f"cannot join the Ray cluster at {settings.ray_address}"):
+        return RayEngine.connect(settings, installation.installation_id(db))
 
 
 def _paging_secret(settings: Settings, db: Database) -> bytes:
@@ -200,10 +237,13 @@ def collect_blobs(
 
 
 def close_runtime(runtime: Runtime, *, timeout: float = 30.0) -> None:
-    """Stop the workers (waiting up to ``timeout`` s for running jobs), the inference units of hosted
-    models and close the database."""
+    """Release the engine (local inference units stop; a cluster's trainings and units go on, and
+    jobs waiting for them go back to the queue), stop the workers (waiting up to ``timeout`` s for
+    running jobs) and close the database."""
     try:
-        runtime.jobs.stop(timeout)
+        runtime.engine.shutdown()
     finally:
-        runtime.hosting.shutdown()
-        runtime.db.dispose()
+        try:
+            runtime.jobs.stop(timeout)
+        finally:
+            runtime.db.dispose()

@@ -72,6 +72,22 @@ class Settings:
     min_free_bytes: int = 256 * 1024 * 1024
     gc_interval_s: int = 3600
     gc_grace_s: int = 3600
+    # Where trainings and inference units run (docs/scale-out.md): "local" (this server) or "ray"
+    # (the Ray cluster at ray_address: "auto", "ray://head:10001" or "head:6379"), inside the Ray
+    # namespace ray_namespace. The ray engine refuses a blob folder on local disk unless
+    # ray_shared_blob_dir says every node mounts it at the same path. A Ray training asks for
+    # ray_training_cpus CPUs and ray_training_gpus GPUs (-1: one when the cluster has GPUs); an
+    # inference unit (a Ray Serve replica) for ray_unit_cpus CPUs.
+    engine: str = "local"
+    ray_address: str = ""
+    ray_namespace: str = "openlookout"
+    ray_shared_blob_dir: bool = False
+    ray_training_cpus: float = 2.0
+    ray_training_gpus: float = -1.0
+    ray_unit_cpus: float = 1.0
+    # GET /metrics (Prometheus): open without a credentials file; with one, a scraper must send
+    # "Authorization: Bearer <metrics_token>" (empty: /metrics is refused).
+    metrics_token: str = ""
     # Knobs given by name (``Settings(extra={"training_preset": "fast"})``): each must name a
     # field above and is converted like its environment variable. Nothing reads it afterwards.
     extra: InitVar[Mapping[str, Any] | None] = None

@@ -44,6 +44,11 @@ class HostingManager:
         with self._lock:
             return self._pools.get(model_id)
 
+    def pools(self) -> dict[int, InferencePool]:
+        """The running pools by model id (a snapshot)."""
+        with self._lock:
+            return dict(self._pools)
+
     def ensure(
         self,
         model_id: int,

@@ -19,6 +19,9 @@ Restarts: jobs are re-run, so handlers must be re-runnable (idempotent, or able 
 * ``every(name, interval_s, fn)`` runs ``fn(runtime)`` on a thread of its own every ``interval_s``
   seconds while the runner is started (housekeeping such as the blob collector); a failure is
   logged and the next round runs as planned.
+* A handler that raises ``JobInterrupted`` (the server is stopping while its work goes on
+  elsewhere, such as a training on a Ray cluster) leaves no outcome: the job goes back to the
+  queue at once (its attempt counted) and the next server to take it carries on.
 * Recording a failure must not be lost to a full disk: when recording a job's outcome or its
   ``on_failure`` hook raises (the database cannot be written), the runner tries again after 1, 2,
   4 ... (at most ``retry_max_s``) seconds until it succeeds or the runner stops, so a resource
@@ -59,6 +62,10 @@ FailureHook = Callable[[Any, dict[str, Any], str], None]
 # How long a worker keeps looking for a job row submitted inside a caller's still-open transaction.
 _UNCOMMITTED_GRACE_S = 120.0
 _RETRY_DELAY_S = 0.05
+
+
+class JobInterrupted(Exception):
+    """Raised by a handler whose work is not finished when the server stops (see the module doc)."""
 
 
 @dataclass
@@ -331,6 +338,9 @@ class JobRunner:
             self._running.add(row.id)
         try:
             registration.handler(self._runtime, dict(row.payload))
+        except JobInterrupted as exc:
+            log.warning("job %s (%s) handed back to the queue: %s", row.id, row.kind, exc)
+            self._until_written(f"the release of job {row.id}", lambda: self._release(row.id))
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             log.exception("job %s (%s) failed", row.id, row.kind)
@@ -341,6 +351,10 @@ class JobRunner:
         finally:
             with self._cond:
                 self._running.discard(row.id)
+
+    def _release(self, job_id: int) -> None:
+        with self.db.begin() as conn:
+            job_store.release_job(conn, job_id, self.node_id)
 
     def _record(self, job_id: int, error: str | None) -> None:
         def record() -> None:

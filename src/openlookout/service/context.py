@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openlookout.blobs.base import BlobStore
-from openlookout.hosting.manager import HostingManager
+from openlookout.engine.base import Engine
 from openlookout.jobs.runner import JobRunner
 from openlookout.service.paging import Pager
 from openlookout.settings import Settings
@@ -33,7 +33,8 @@ class Runtime:
     blobs: BlobStore
     sources: SourceReader
     jobs: JobRunner
-    hosting: HostingManager
+    # Where trainings run and hosted models' inference units live (local processes or Ray).
+    engine: Engine
     pager: Pager
     # The boto3 S3 client for the service's outputs (evaluation files, edge packages), made by
     # ``sources.s3.make_s3_client`` like the clients that read references.

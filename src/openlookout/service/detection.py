@@ -110,8 +110,11 @@ def submit(
             f"{model.image_width}x{model.image_height} images and needs that exact size."
         )
     try:
-        pool = hosting_control.pool_for(runtime, model)
-        return PendingDetection(pool.submit(admitted.data, info.width, info.height, heatmap=heatmap))
+        hosting_control.ensure_deployed(runtime, model)
+        future = runtime.engine.submit_detect(
+            model.id, admitted.data, info.width, info.height, heatmap=heatmap
+        )
+        return PendingDetection(future)
     except PoolBusy as exc:
         raise ThrottlingException(f"The model is busy ({exc}); retry shortly.") from None
     except HostingError as exc:

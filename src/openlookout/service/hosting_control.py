@@ -15,9 +15,10 @@ server-wide cap (``server_unit_limit``: the ``server_inference_units`` setting, 
 within half the memory at about 200 MB a unit). Autoscaling stays under the same cap.
 
 Starting and stopping units runs on a thread of its own (not on the job workers, where it would
-wait behind trainings). Restarts: the pools live in the server process (``runtime.hosting``). A
-HOSTED model whose pool is not running in this process (the server restarted) gets it started
-again on first use (``pool_for``) and eagerly by ``restore_hosting`` at start-up; an interrupted
+wait behind trainings). The units live where the engine puts them (``runtime.engine``: child
+processes of this server, or Ray Serve replicas). A HOSTED model whose units the engine does not
+run (this server restarted, or another server started it) gets them started on first use
+(``ensure_deployed``) and eagerly by ``restore_hosting`` at start-up; an interrupted
 STARTING_HOSTING is started again and STOPPING_HOSTING becomes TRAINED.
 """
 
@@ -33,8 +34,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from openlookout.blobs.base import BlobStore
+from openlookout.engine.base import Deployment
 from openlookout.errors import ConflictException, ServiceQuotaExceededException, ValidationException
-from openlookout.hosting.pool import HostingError, InferencePool
+from openlookout.hosting.pool import HostingError
 from openlookout.jobs.runner import JobRunner
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.lookups import resolve_model
@@ -122,7 +125,9 @@ def server_unit_limit(settings: Settings) -> int:
 
 def _check_server_units(runtime: Runtime, conn: Connection, model: ModelRow, min_units: int) -> None:
     """ServiceQuotaExceededException when ``min_units`` more units would pass the server-wide cap."""
-    limit = server_unit_limit(runtime.settings)
+    limit = runtime.engine.unit_limit()
+    if limit is None:  # the cluster's resources decide
+        return
     running = repo.models_in_status(conn, [*MODEL_SERVING, ModelStatus.STARTING_HOSTING])
     others = sum(m.min_inference_units or 1 for m in running if m.id != model.id)
     if others + min_units > limit:
@@ -182,9 +187,9 @@ def run_host(runtime: Runtime, payload: dict[str, Any]) -> None:
     if model is None or model.status != ModelStatus.STARTING_HOSTING:
         return
     try:
-        start_pool(runtime, model)
+        deploy(runtime, model)
     except HostingError as exc:
-        if runtime.hosting.closed:  # the server is stopping: the next start resumes this one
+        if runtime.engine.closed:  # the server is stopping: the next start resumes this one
             return
         _set(
             runtime,
@@ -196,12 +201,12 @@ def run_host(runtime: Runtime, payload: dict[str, Any]) -> None:
         return
     hosted = _set(runtime, model_id, [ModelStatus.STARTING_HOSTING], ModelStatus.HOSTED)
     if not hosted:  # stopped or deleted meanwhile
-        runtime.hosting.stop(model_id)
+        runtime.engine.undeploy(model_id)
 
 
 def run_unhost(runtime: Runtime, payload: dict[str, Any]) -> None:
     model_id = int(payload["model_id"])
-    runtime.hosting.stop(model_id)
+    runtime.engine.undeploy(model_id)
     _set(runtime, model_id, [ModelStatus.STOPPING_HOSTING], ModelStatus.TRAINED)
 
 
@@ -216,7 +221,7 @@ def on_host_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> 
 
 
 def on_unhost_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
-    runtime.hosting.stop(int(payload["model_id"]))
+    runtime.engine.undeploy(int(payload["model_id"]))
     _set(runtime, int(payload["model_id"]), [ModelStatus.STOPPING_HOSTING], ModelStatus.TRAINED)
 
 
@@ -234,7 +239,7 @@ def _set(runtime: Runtime, model_id: int, expect: list[str], status: str, messag
         )
 
 
-# --- pools ----------------------------------------------------------------------------------
+# --- units -----------------------------------------------------------------------------------
 
 
 MODEL_FILES = "hosting"
@@ -245,11 +250,16 @@ def model_file(runtime: Runtime, model: ModelRow) -> Path:
     """The model's ONNX file on local disk (copied from the blob store once)."""
     if not model.onnx_blob:
         raise HostingError("the model has no exported network; train it again")
-    path = runtime.settings.data_dir / MODEL_FILES / f"model-{model.id}.onnx"
+    return fetch_model_file(runtime.settings.data_dir, runtime.blobs, model.id, model.onnx_blob)
+
+
+def fetch_model_file(data_dir: Path, blobs: BlobStore, model_id: int, onnx_blob: str) -> Path:
+    """``<data_dir>/hosting/model-<id>.onnx``, copied from the named blob ``onnx_blob`` if missing."""
+    path = data_dir / MODEL_FILES / f"model-{model_id}.onnx"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            data = runtime.blobs.get_named(model.onnx_blob)
+            data = blobs.get_named(onnx_blob)
         except Exception as exc:
             raise HostingError(f"the model file cannot be read from storage ({exc})") from None
         partial = path.with_suffix(".part")
@@ -271,36 +281,30 @@ def local_model_files(data_dir: Path) -> dict[int, Path]:
     return found
 
 
-def unit_threads(runtime: Runtime, max_units: int) -> int:
-    """onnxruntime threads per unit: the ``inference_threads`` setting, else the cores shared by the
-    units."""
-    configured = runtime.settings.inference_threads
-    if configured > 0:
-        return configured
-    return max(1, (os.cpu_count() or 1) // max(1, max_units))
-
-
-def start_pool(runtime: Runtime, model: ModelRow) -> InferencePool:
-    path = model_file(runtime, model)
+def deployment_of(runtime: Runtime, model: ModelRow) -> Deployment:
+    """What the engine hosts for ``model``: its ONNX export and units (``HostingError`` without one)."""
+    if not model.onnx_blob:
+        raise HostingError("the model has no exported network; train it again")
     min_units = model.min_inference_units or 1
-    max_units = max(min_units, model.max_inference_units or min_units)
-    return runtime.hosting.ensure(
-        model.id,
-        str(path),
+    return Deployment(
+        model_id=model.id,
+        model_blob=model.onnx_blob,
         min_units=min_units,
-        max_units=model.max_inference_units,
+        max_units=max(min_units, model.max_inference_units or min_units),
+        threads_per_unit=runtime.settings.inference_threads,
         colors=dict(model.colors or {}),
-        threads_per_unit=unit_threads(runtime, max_units),
-        max_queue_s=float(runtime.settings.detect_queue_s),
     )
 
 
-def pool_for(runtime: Runtime, model: ModelRow) -> InferencePool:
-    """The running pool of a HOSTED model, started here if this server does not run it yet."""
-    pool = runtime.hosting.get(model.id)
-    if pool is not None and pool.healthy():
-        return pool
-    return start_pool(runtime, model)
+def deploy(runtime: Runtime, model: ModelRow) -> None:
+    """Start the model's units on the engine (kept when they already run)."""
+    runtime.engine.deploy(deployment_of(runtime, model))
+
+
+def ensure_deployed(runtime: Runtime, model: ModelRow) -> None:
+    """The units of a HOSTED model, started here if the engine does not run them (a restart)."""
+    if not runtime.engine.is_deployed(model.id):
+        deploy(runtime, model)
 
 
 def restore_hosting(runtime: Runtime) -> None:
@@ -317,7 +321,7 @@ def restore_hosting(runtime: Runtime) -> None:
     def bring_back() -> None:
         for model in hosted:
             try:
-                start_pool(runtime, model)
+                deploy(runtime, model)
             except HostingError as exc:
                 log.warning("hosted model %s could not be restarted: %s", model.arn, exc)
 

@@ -9,9 +9,19 @@ images; write ``EvaluationManifest-<project>-<version>.json`` and
 configured endpoint; copies in the blob store too); keep the detector and its ONNX export as
 named blobs.
 
+Where it runs: the job reads the model, its project and its labeled entries from the database
+(``TrainingPlan``) and hands a ``Training`` (the plan, picklable) to the engine
+(``runtime.engine.run_training``): the local engine runs it in the job worker's thread on the
+server's own blob store, the Ray engine as a Ray actor on a cluster node that opens the same
+(shared) blob store and S3 endpoint itself. Either way the training reads images and masks from
+the blob store, writes its artefacts there and its evaluation files to S3, reports its progress
+sentences (recorded as the StatusMessage by the server) and returns the outcome the server
+records.
+
 Every expected problem ends in TRAINING_FAILED with a message saying what to fix. A job
 interrupted by a server stop is re-run from the start by the job runner (training is
-deterministic for a given dataset); after the runner gives up, ``on_train_failure`` marks the model
+deterministic for a given dataset; the Ray engine re-attaches to the training still running on
+the cluster instead); after the runner gives up, ``on_train_failure`` marks the model
 TRAINING_FAILED, so no model stays TRAINING.
 
 Settings (typed fields of ``Settings``): ``training_preset`` (one of ``openlookout.ml.PRESETS``;
@@ -26,18 +36,19 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from openlookout.engine.base import EngineStopped, Progress, Storage
 from openlookout.hosting.result import detect_result
 from openlookout.imaging.images import ImageRejected, decode_rgb
 from openlookout.imaging.manifest import ManifestError, parse_line
 from openlookout.imaging.masks import decode_mask
-from openlookout.jobs.runner import JobRunner
+from openlookout.jobs.runner import JobInterrupted, JobRunner
 from openlookout.service import models as model_service
 from openlookout.service.context import Runtime
 from openlookout.store import entries as entry_store
@@ -65,15 +76,52 @@ class _Sample:
     size: tuple[int, int] = (0, 0)
 
 
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Everything a training needs from the database, read by the server before it starts."""
+
+    model: ModelRow
+    project_name: str
+    entries: tuple[TrainingEntry, ...]
+    # the project's anomaly types: name -> colour
+    labels: dict[str, str] = field(default_factory=dict)
+    preset: str = ""
+    image_size: int = 0
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class Training:
+    """The engine's unit of work (``engine.base.TrainingWork``): train ``plan`` on ``storage``.
+
+    Returns the model's new columns, or ``{"failed": message}`` for an expected failure; anything
+    else it raises is a bug the server reports as such."""
+
+    plan: TrainingPlan
+
+    def __call__(self, storage: Storage, progress: Progress) -> dict[str, Any]:
+        try:
+            return _train(self.plan, storage, progress)
+        except TrainingFailed as exc:
+            return {"failed": str(exc)}
+
+
 def register_jobs(runner: JobRunner) -> None:
     """Register the training job kind on a ``JobRunner``."""
     runner.register(model_service.TRAIN_JOB, run_training, on_failure=on_train_failure)
 
 
+def training_key(model_id: int) -> str:
+    """The name the engine knows a model's training by (a re-run attaches to it)."""
+    return f"model-{model_id}"
+
+
 def on_train_failure(runtime: Runtime, payload: dict[str, Any], message: str) -> None:
+    model_id = int(payload["model_id"])
+    runtime.engine.cancel_training(training_key(model_id))
     _fail(
         runtime,
-        int(payload["model_id"]),
+        model_id,
         INTERRUPTED if "interrupt" in message.lower() else f"training failed: {message}",
     )
 
@@ -108,47 +156,63 @@ def run_training(runtime: Runtime, payload: dict[str, Any]) -> None:
         if model is None or model.status != model_service.TRAINING:
             return
         _, _, project_name = repo.project_of_model(conn, model)
+        entries = repo.labeled_entries(conn, model.project_id)
+        labels = entry_store.project_labels(conn, model.project_id)
+    settings = runtime.settings
+    plan = TrainingPlan(
+        model=model,
+        project_name=project_name,
+        entries=tuple(entries),
+        labels=labels,
+        preset=settings.training_preset,
+        image_size=settings.training_image_size,
+        threads=settings.training_threads,
+    )
     try:
-        outcome = _train(runtime, model, project_name)
-    except TrainingFailed as exc:
-        _fail(runtime, model_id, str(exc))
-        return
+        outcome = runtime.engine.run_training(
+            training_key(model_id), Training(plan), lambda message: _note(runtime, model_id, message)
+        )
+    except EngineStopped as exc:  # the training carries on (or restarts) after this server's stop
+        raise JobInterrupted(str(exc)) from None
     except Exception as exc:  # never leave the model TRAINING because of a bug
         log.exception("training of model %s failed unexpectedly", model_id)
         _fail(runtime, model_id, f"training failed unexpectedly ({type(exc).__name__}: {exc}); try again")
+        return
+    if "failed" in outcome:
+        _fail(runtime, model_id, str(outcome["failed"]))
         return
     with runtime.db.begin() as conn:
         repo.update_model(conn, model_id, expect_status=[model_service.TRAINING], **outcome)
 
 
-def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, Any]:
+def _train(plan: TrainingPlan, storage: Storage, progress: Progress) -> dict[str, Any]:
     from openlookout.ml.detector import AnomalyDetector, Validation
     from openlookout.ml.export import export_onnx
     from openlookout.ml.metrics import evaluate
 
-    _note(runtime, model.id, "Checking the output location.")
-    _check_output_bucket(runtime, model.output_bucket)
-    _note(runtime, model.id, "Reading the datasets.")
-    with runtime.db.begin() as conn:
-        entries = repo.labeled_entries(conn, model.project_id)
-        labels = entry_store.project_labels(conn, model.project_id)
+    model, project_name = plan.model, plan.project_name
+    progress("Checking the output location.")
+    _check_output_bucket(storage, model.output_bucket)
+    progress("Reading the datasets.")
+    entries = list(plan.entries)
+    labels = plan.labels
     anomaly_types = sorted(labels)
     colors_by_type = {name: labels[name].upper() for name in anomaly_types}
     segmentation = model.kind == "segmentation"
     train_entries, test_entries, split = split_entries(entries)
     if not train_entries or not test_entries:
         raise TrainingFailed("the datasets hold no labeled images to train and test with; label images first")
-    preset = runtime.settings.training_preset
-    image_size = runtime.settings.training_image_size
+    preset = plan.preset
+    image_size = plan.image_size
     options: dict[str, Any] = {"preset": preset} if preset else {}
     detector = AnomalyDetector(**options, image_size=int(image_size) if image_size else None)
     working: list[tuple[int, int]] = []
     # small defects get a larger working size: the masks of the training anomalies tell their size
-    typical_defect = _typical_defect_area(runtime, train_entries, anomaly_types) if segmentation else None
+    typical_defect = _typical_defect_area(storage, train_entries, anomaly_types) if segmentation else None
 
     def load(entry: TrainingEntry) -> _Sample:
         # Keep only the detector's working resolution in memory (the detector would resize anyway).
-        sample = _load(runtime, entry, anomaly_types, segmentation)
+        sample = _load(storage, entry, anomaly_types, segmentation)
         if not working:
             height, width = sample.image.shape[:2]
             working.append(detector.working_size_for(height, width, defect_area=typical_defect))
@@ -165,10 +229,8 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
         )
     width, height = sizes.pop()
 
-    _note(
-        runtime, model.id, f"Training on {len(train)} images; the {len(test)} test images set the threshold."
-    )
-    _limit_threads(runtime)
+    progress(f"Training on {len(train)} images; the {len(test)} test images set the threshold.")
+    _limit_threads(plan.threads)
     test_masks = [s.mask for s in test] if segmentation else None
     detector.fit(
         [s.image for s in train],
@@ -178,9 +240,9 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
         validation=Validation(
             [s.image for s in test], [1 if s.entry.label == "anomaly" else 0 for s in test], test_masks
         ),
-        progress=lambda message: _note(runtime, model.id, message),
+        progress=progress,
     )
-    _note(runtime, model.id, f"Testing on {len(test)} images.")
+    progress(f"Testing on {len(test)} images.")
     # Each test image's result comes from a decision (fusion, threshold) fitted without it: the test
     # dataset helps set the threshold, and the reported metrics stay honest (docs/detector.md).
     predictions = detector.validation_predictions_
@@ -197,8 +259,8 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
         detector_path = Path(folder) / "detector.pt"
         detector.save(detector_path)
         onnx_path = export_onnx(detector, Path(folder) / "model.onnx")
-        detector_blob = runtime.blobs.put_named(f"{base}/detector.pt", detector_path.read_bytes())
-        onnx_blob = runtime.blobs.put_named(f"{base}/model.onnx", onnx_path.read_bytes())
+        detector_blob = storage.blobs.put_named(f"{base}/detector.pt", detector_path.read_bytes())
+        onnx_blob = storage.blobs.put_named(f"{base}/model.onnx", onnx_path.read_bytes())
     del detector_blob, onnx_blob  # put_named returns the stored name; we keep our own names
 
     ended = time.time()
@@ -210,14 +272,14 @@ def _train(runtime: Runtime, model: ModelRow, project_name: str) -> dict[str, An
     manifest_key = f"{model.output_prefix}EvaluationManifest-{project_name}-{model.version}.json"
     result_key = f"{model.output_prefix}EvaluationResult-{project_name}-{model.version}.json"
     manifest_lines = _evaluation_manifest(
-        runtime, model, project_name, test, predictions, anomaly_types, colors_by_type, width, height
+        storage, model, project_name, test, predictions, anomaly_types, colors_by_type, width, height
     )
     result_document = _evaluation_result(model, report, ended, len(train), len(test), segmentation)
     result_text = json.dumps(result_document, indent=2)
-    runtime.blobs.put_named(f"{base}/EvaluationManifest.json", manifest_lines.encode())
-    runtime.blobs.put_named(f"{base}/EvaluationResult.json", result_text.encode())
-    _write_s3(runtime, model.output_bucket, manifest_key, manifest_lines.encode())
-    _write_s3(runtime, model.output_bucket, result_key, result_text.encode())
+    storage.blobs.put_named(f"{base}/EvaluationManifest.json", manifest_lines.encode())
+    storage.blobs.put_named(f"{base}/EvaluationResult.json", result_text.encode())
+    _write_s3(storage, model.output_bucket, manifest_key, manifest_lines.encode())
+    _write_s3(storage, model.output_bucket, result_key, result_text.encode())
     return {
         "status": model_service.TRAINED,
         "status_message": "Training completed successfully.",
@@ -265,9 +327,9 @@ def split_entries(
     return kept, chosen, record
 
 
-def _load(runtime: Runtime, entry: TrainingEntry, anomaly_types: list[str], segmentation: bool) -> _Sample:
+def _load(storage: Storage, entry: TrainingEntry, anomaly_types: list[str], segmentation: bool) -> _Sample:
     try:
-        image = decode_rgb(runtime.blobs.get(entry.image_sha256), name=entry.source_ref)
+        image = decode_rgb(storage.blobs.get(entry.image_sha256), name=entry.source_ref)
     except ImageRejected as exc:
         raise TrainingFailed(f"image {entry.source_ref} cannot be used: {exc.reason}") from None
     except Exception as exc:
@@ -280,7 +342,7 @@ def _load(runtime: Runtime, entry: TrainingEntry, anomaly_types: list[str], segm
             raise TrainingFailed(f"entry {entry.source_ref} has an unreadable colour map: {exc}") from None
         try:
             own = decode_mask(
-                runtime.blobs.get(entry.mask_sha256),
+                storage.blobs.get(entry.mask_sha256),
                 colors,
                 name=f"mask of {entry.source_ref}",
                 width=image.shape[1],
@@ -307,12 +369,12 @@ def _load(runtime: Runtime, entry: TrainingEntry, anomaly_types: list[str], segm
 
 
 def _typical_defect_area(
-    runtime: Runtime, entries: list[TrainingEntry], anomaly_types: list[str]
+    storage: Storage, entries: list[TrainingEntry], anomaly_types: list[str]
 ) -> float | None:
     """Median share of the image the training anomalies' masks cover, at full resolution."""
     from openlookout.ml.detector import defect_area
 
-    masks = [_load(runtime, e, anomaly_types, True).mask for e in entries if e.label == "anomaly"]
+    masks = [_load(storage, e, anomaly_types, True).mask for e in entries if e.label == "anomaly"]
     return defect_area(masks)
 
 
@@ -325,10 +387,10 @@ def _shrink(sample: _Sample, working: tuple[int, int]) -> _Sample:
     return _Sample(sample.entry, image, mask, (width, height))
 
 
-def _limit_threads(runtime: Runtime) -> None:
+def _limit_threads(threads: int) -> None:
     import torch
 
-    wanted = runtime.settings.training_threads or min(4, os.cpu_count() or 1)
+    wanted = threads or min(4, os.cpu_count() or 1)
     torch.set_num_threads(max(1, wanted))
 
 
@@ -337,7 +399,7 @@ def _now_iso(epoch: float) -> str:
 
 
 def _evaluation_manifest(
-    runtime: Runtime,
+    storage: Storage,
     model: ModelRow,
     project_name: str,
     test: list[_Sample],
@@ -386,7 +448,7 @@ def _evaluation_manifest(
                 colors=colors_by_type,
             )
             key = f"{model.output_prefix}EvaluationMasks-{project_name}-{model.version}/{len(lines) + 1}.png"
-            _write_s3(runtime, model.output_bucket, key, built["AnomalyMask"], content_type="image/png")
+            _write_s3(storage, model.output_bucket, key, built["AnomalyMask"], content_type="image/png")
             line["anomaly-mask-ref-detected"] = f"s3://{model.output_bucket}/{key}"
             line["anomaly-mask-ref-detected-metadata"] = {
                 "internal-color-map": {
@@ -438,18 +500,13 @@ def _evaluation_result(
     }
 
 
-def s3_client(runtime: Runtime) -> Any:
-    """The runtime's S3 client for outputs (endpoint and region from the settings)."""
-    return runtime.s3
-
-
 def _write_s3(
-    runtime: Runtime, bucket: str, key: str, data: bytes, *, content_type: str = "application/json"
+    storage: Storage, bucket: str, key: str, data: bytes, *, content_type: str = "application/json"
 ) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        s3_client(runtime).put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        storage.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise TrainingFailed(
@@ -462,12 +519,12 @@ def _write_s3(
         ) from None
 
 
-def _check_output_bucket(runtime: Runtime, bucket: str) -> None:
+def _check_output_bucket(storage: Storage, bucket: str) -> None:
     """Fail before training when the output bucket cannot be reached (it is written at the end)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        s3_client(runtime).head_bucket(Bucket=bucket)
+        storage.s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise TrainingFailed(

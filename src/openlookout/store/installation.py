@@ -12,6 +12,7 @@ from openlookout.store.db import Database
 from openlookout.store.tables import installation
 
 PAGING_SECRET_KEY = "paging_secret"
+INSTALLATION_ID_KEY = "installation_id"
 
 
 def get_value(conn: Connection, key: str) -> str | None:
@@ -34,3 +35,9 @@ def get_or_create_secret(db: Database, key: str = PAGING_SECRET_KEY) -> bytes:
             existing = get_value(conn, key)
     assert existing is not None
     return bytes.fromhex(existing)
+
+
+def installation_id(db: Database) -> str:
+    """A random name of this installation (the database every server of it shares), 12 hex digits:
+    it keeps the names of its work apart from another installation's on a shared Ray cluster."""
+    return get_or_create_secret(db, INSTALLATION_ID_KEY).hex()[:12]

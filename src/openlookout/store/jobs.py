@@ -77,6 +77,16 @@ def claim_job(conn: Connection, job_id: int, owner: str | None = None) -> bool:
     return result.rowcount == 1
 
 
+def release_job(conn: Connection, job_id: int, owner: str) -> bool:
+    """Put a job ``owner`` runs back in the queue unfinished (its attempt stays counted)."""
+    result = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state == RUNNING, jobs.c.owner == owner)
+        .values(state=QUEUED, owner=None, updated_at=time.time())
+    )
+    return result.rowcount == 1
+
+
 def finish_job(conn: Connection, job_id: int, *, error: str | None = None) -> None:
     """Record the outcome of a running job: done, or failed with ``error``."""
     conn.execute(

@@ -33,10 +33,10 @@ def runtime(tmp_path: Path) -> Runtime:
     db = Database(f"sqlite:///{tmp_path / 'api.db'}")
     metadata.create_all(db.engine)
     settings = Settings(data_dir=tmp_path, default_account_id="111122223333", default_region="us-east-1")
-    fake: Any = None  # blobs, sources, jobs, hosting and S3 are never touched by the API layer itself
+    fake: Any = None  # blobs, sources, jobs, engine and S3 are never touched by the API layer itself
     pager = Pager(b"the api tests' paging secret 001")
     return Runtime(
-        settings=settings, db=db, blobs=fake, sources=fake, jobs=fake, hosting=fake, pager=pager, s3=fake
+        settings=settings, db=db, blobs=fake, sources=fake, jobs=fake, engine=fake, pager=pager, s3=fake
     )
 
 
