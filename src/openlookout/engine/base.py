@@ -52,10 +52,11 @@ class StorageAddress:
 
 
 class TrainingWork(Protocol):
-    """A training to run: picklable (it may travel to another machine), given the storage to use
-    and a callback for progress sentences; returns the outcome as plain JSON-like values."""
+    """A training to run: picklable (it may travel to another machine), given the storage to use,
+    a callback for progress sentences and the cores the engine gave it (0: the machine's own);
+    returns the outcome as plain JSON-like values."""
 
-    def __call__(self, storage: Storage, progress: Progress) -> dict[str, Any]: ...
+    def __call__(self, storage: Storage, progress: Progress, cpus: int) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class LocalEngine:
     def run_training(self, key: str, work: TrainingWork, progress: Progress) -> dict[str, Any]:
         if self.closed:
             raise EngineStopped("the server is stopping")
-        return work(self.storage, progress)
+        return work(self.storage, progress, 0)
 
     def cancel_training(self, key: str) -> None:
         """Nothing to do: a local training lives in a job worker thread and ends with the server."""

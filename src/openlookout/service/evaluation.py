@@ -108,25 +108,41 @@ def result_picture(
     if entry is None:
         raise NoSuchResult(f"the image {found.result.source_ref} is no longer in the project's datasets")
     try:
-        return _picture(runtime, model, entry, picture)
+        return _picture(runtime, model, entry, picture, found.result.number)
     except BlobNotFound as exc:
         raise NoSuchResult(f"a stored file of {found.result.source_ref} is missing ({exc})") from None
 
 
 def _picture(
-    runtime: Runtime, model: ModelRow, entry: TrainingEntry, picture: str
+    runtime: Runtime, model: ModelRow, entry: TrainingEntry, picture: str, number: int
 ) -> tuple[bytes, str] | None:
     if picture == "image":
         data = runtime.blobs.get(entry.image_sha256)
         return data, "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
     if picture == "heatmap.png":
         return result_overlays.heatmap_overlay(runtime.blobs, model, entry.image_sha256), "image/png"
-    drawn = (
-        result_overlays.predicted_mask_overlay(runtime.blobs, model, entry.image_sha256)
-        if picture == "predicted-mask.png"
-        else result_overlays.truth_mask_overlay(runtime.blobs, entry)
-    )
+    if picture == "predicted-mask.png":
+        evaluated = _evaluation_mask(runtime, model, number)
+        drawn = (
+            evaluated
+            if evaluated is not None
+            else result_overlays.predicted_mask_overlay(runtime.blobs, model, entry.image_sha256)
+        )
+    else:
+        drawn = result_overlays.truth_mask_overlay(runtime.blobs, entry)
     return (drawn, "image/png") if drawn is not None else None
+
+
+def _evaluation_mask(runtime: Runtime, model: ModelRow, number: int) -> bytes | None:
+    """The mask training predicted for test image ``number`` (counted in the metrics); None when
+    training stored none (a classification model, or one trained before masks were stored)."""
+    base = evaluation_blob_base(model)
+    if base is None or model.kind != "segmentation":
+        return None
+    try:
+        return runtime.blobs.get_named(f"{base}/EvaluationMasks/{number}.png")
+    except BlobNotFound:
+        return None
 
 
 def evaluation_blob_base(model: ModelRow) -> str | None:

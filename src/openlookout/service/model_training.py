@@ -51,6 +51,7 @@ from openlookout.imaging.masks import decode_mask
 from openlookout.jobs.runner import JobInterrupted, JobRunner
 from openlookout.service import models as model_service
 from openlookout.service.context import Runtime
+from openlookout.service.result_overlays import type_mask_png
 from openlookout.store import entries as entry_store
 from openlookout.store import models as repo
 from openlookout.store.models import ModelRow, TrainingEntry
@@ -99,9 +100,9 @@ class Training:
 
     plan: TrainingPlan
 
-    def __call__(self, storage: Storage, progress: Progress) -> dict[str, Any]:
+    def __call__(self, storage: Storage, progress: Progress, cpus: int) -> dict[str, Any]:
         try:
-            return _train(self.plan, storage, progress)
+            return _train(self.plan, storage, progress, cpus)
         except TrainingFailed as exc:
             return {"failed": str(exc)}
 
@@ -185,7 +186,7 @@ def run_training(runtime: Runtime, payload: dict[str, Any]) -> None:
         repo.update_model(conn, model_id, expect_status=[model_service.TRAINING], **outcome)
 
 
-def _train(plan: TrainingPlan, storage: Storage, progress: Progress) -> dict[str, Any]:
+def _train(plan: TrainingPlan, storage: Storage, progress: Progress, cpus: int) -> dict[str, Any]:
     from openlookout.ml.detector import AnomalyDetector, Validation
     from openlookout.ml.export import export_onnx
     from openlookout.ml.metrics import evaluate
@@ -230,7 +231,7 @@ def _train(plan: TrainingPlan, storage: Storage, progress: Progress) -> dict[str
     width, height = sizes.pop()
 
     progress(f"Training on {len(train)} images; the {len(test)} test images set the threshold.")
-    _limit_threads(plan.threads)
+    _limit_threads(plan.threads or cpus)
     test_masks = [s.mask for s in test] if segmentation else None
     detector.fit(
         [s.image for s in train],
@@ -274,6 +275,8 @@ def _train(plan: TrainingPlan, storage: Storage, progress: Progress) -> dict[str
     manifest_lines = _evaluation_manifest(
         storage, model, project_name, test, predictions, anomaly_types, colors_by_type, width, height
     )
+    if segmentation:
+        _store_evaluation_masks(storage, base, test, predictions, anomaly_types, colors_by_type)
     result_document = _evaluation_result(model, report, ended, len(train), len(test), segmentation)
     result_text = json.dumps(result_document, indent=2)
     storage.blobs.put_named(f"{base}/EvaluationManifest.json", manifest_lines.encode())
@@ -388,6 +391,7 @@ def _shrink(sample: _Sample, working: tuple[int, int]) -> _Sample:
 
 
 def _limit_threads(threads: int) -> None:
+    """torch threads: ``threads`` (the setting, else the cores the engine gave), else up to four."""
     import torch
 
     wanted = threads or min(4, os.cpu_count() or 1)
@@ -396,6 +400,24 @@ def _limit_threads(threads: int) -> None:
 
 def _now_iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _store_evaluation_masks(
+    storage: Storage,
+    base: str,
+    test: list[_Sample],
+    predictions: list[Any],
+    anomaly_types: list[str],
+    colors_by_type: dict[str, str],
+) -> None:
+    """Each test image's predicted mask at its stored size, transparent background, numbered as the
+    evaluation manifest's lines: the console shows these beside the metrics they were counted in."""
+    for number, (sample, prediction) in enumerate(zip(test, predictions, strict=True), start=1):
+        if prediction.type_mask is None:
+            continue
+        width, height = sample.size if sample.size != (0, 0) else sample.image.shape[1::-1]
+        png = type_mask_png(prediction.type_mask, width, height, anomaly_types, colors_by_type)
+        storage.blobs.put_named(f"{base}/EvaluationMasks/{number}.png", png)
 
 
 def _evaluation_manifest(

@@ -1,8 +1,11 @@
 """Overlays for the per-image test results: predicted heatmaps and masks, ground-truth masks.
 
-Predictions are computed on demand in the server's process by running the model's ONNX export
-with ``OnnxDetector`` (the model need not be hosted), then cached as named blobs keyed by the
-model's id and the image's sha256 (``console-heatmaps/<model id>/<sha>.png``,
+The predicted mask of a test image is the one training drew for the evaluation: the same
+cross-fitted prediction the metrics count (``<model folder>/EvaluationMasks/<n>.png``, see
+``service.evaluation``). Heatmaps, and the masks of models trained before training stored them,
+are computed on demand in the server's process by running the model's ONNX export with
+``OnnxDetector`` (the model need not be hosted), then cached as named blobs keyed by the model's
+id and the image's sha256 (``console-heatmaps/<model id>/<sha>.png``,
 ``console-predicted-masks/<model id>/<sha>.png``). Masks come back as palette PNGs with a fully
 transparent background, so the browser can lay them over the image at any opacity.
 """
@@ -14,7 +17,9 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 from PIL import Image
 
 from openlookout.blobs.base import BlobNotFound, BlobStore
@@ -95,12 +100,18 @@ def predicted_mask_overlay(blobs: BlobStore, model: ModelRow, image_sha256: str)
     if prediction.type_mask is None:
         return None
     width, height = _image_size(image)
-    colours = model.colors or {}
-    colour_map = {colours.get(t, "#FF0000").upper(): t for t in detector.anomaly_types}
-    full = resize_nearest(prediction.type_mask, height, width)
-    png = encode_mask_png(full, colour_map)
+    png = type_mask_png(prediction.type_mask, width, height, detector.anomaly_types, model.colors or {})
     blobs.put_named(name, png)
     return png
+
+
+def type_mask_png(
+    type_mask: np.ndarray, width: int, height: int, anomaly_types: Sequence[str], colors: Mapping[str, str]
+) -> bytes:
+    """A predicted type mask (0 background, ``k`` = ``anomaly_types[k-1]``) as a palette PNG of
+    ``width`` x ``height`` with a transparent background, each type in its colour."""
+    colour_map = {colors.get(t, "#FF0000").upper(): t for t in anomaly_types}
+    return encode_mask_png(resize_nearest(type_mask, height, width), colour_map)
 
 
 def truth_mask_overlay(blobs: BlobStore, entry: TrainingEntry) -> bytes | None:
