@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 # configured registries only. torch stays pinned: a looser pin pulls gigabytes of CUDA wheels.
 TORCH_INDEX ?=
 TORCH_PIN := torch==2.13.0
+# Extras installed into .venv; CI adds ray so the Ray engine's tests run (.ci/run).
+EXTRAS ?= train,postgres,dev
 
 HOST ?= 127.0.0.1
 PORT ?= 8080
@@ -21,7 +23,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) '$(TORCH_PIN)'
-	$(BIN)/python -m pip install --quiet -e '.[train,postgres,dev]' '$(TORCH_PIN)'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]' '$(TORCH_PIN)'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from openlookout.blobs import open_blob_store
 from openlookout.blobs.base import BlobStore
-from openlookout.engine.base import Engine, Storage
+from openlookout.engine.base import Engine, Storage, StorageAddress
 from openlookout.engine.local import LocalEngine
 from openlookout.jobs.runner import JobRunner
 from openlookout.service import (
@@ -166,11 +166,24 @@ def build_engine(settings: Settings, db: Database, storage: Storage) -> Engine:
     if not settings.ray_address:
         raise StartupError("--engine ray needs --ray-address (auto, ray://head:10001 or head:6379)")
     try:
-        from openlookout.engine.ray_engine import RayEngine
+        from openlookout.engine.ray_engine import RayEngine, RayOptions
     except ImportError as exc:
         raise StartupError(f"--engine ray needs Ray: pip install 'openlookout[ray]' ({exc})") from exc
+    options = RayOptions(
+        address=settings.ray_address,
+        namespace=settings.ray_namespace,
+        installation=installation.installation_id(db),
+        storage=StorageAddress(
+            blob_url, settings.s3_endpoint_url, settings.s3_region or settings.default_region
+        ),
+        training_cpus=settings.ray_training_cpus,
+        training_gpus=settings.ray_training_gpus,
+        unit_cpus=settings.ray_unit_cpus,
+        detect_queue_s=float(settings.detect_queue_s),
+        unit_limit=settings.server_inference_units or None,
+    )
     with _stage(f"cannot join the Ray cluster at {settings.ray_address}"):
-        return RayEngine.connect(settings, installation.installation_id(db))
+        return RayEngine.connect(options)
 
 
 def _paging_secret(settings: Settings, db: Database) -> bytes:

@@ -11,6 +11,9 @@
   shows at once).
 - ``shared_server`` / ``shared_lv``: the same, one per test module, for tests that leave no state
   behind (validation and error-format checks) so they do not pay a server start each.
+- ``engine_settings``: parametrised over both engines: ``{}`` (the local engine) and the settings of
+  a server whose trainings and units run on the session's local Ray cluster (``ray_cluster``),
+  with its blobs in a bucket of the loopback S3. A test taking it runs once per engine.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import boto3
 import pytest
 import uvicorn
 from tests.helpers.moto_s3 import TEST_CREDENTIALS, moto_s3_endpoint
+from tests.helpers.ray_cluster import RayCluster
 
 from openlookout.api.app import create_app
 from openlookout.client import lookoutvision_client
@@ -144,3 +148,18 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) ->
 @pytest.fixture(scope="module")
 def shared_lv(shared_server: LiveServer) -> Any:
     return lookoutvision_client(shared_server.url, retries={"total_max_attempts": 1})
+
+
+ENGINES = ("local", "ray")
+
+
+@pytest.fixture(params=ENGINES)
+def engine_settings(request: pytest.FixtureRequest, s3: Any) -> dict[str, Any]:
+    """Server settings for each engine (see the module doc); ``ray`` needs the Ray cluster."""
+    if request.param == "local":
+        return {}
+    cluster: RayCluster = request.getfixturevalue("ray_cluster")
+    bucket = f"ray-blobs-{len(cluster.buckets)}"
+    cluster.buckets.append(bucket)
+    s3.create_bucket(Bucket=bucket)
+    return {"engine": "ray", "ray_address": cluster.address, "blob_url": f"s3://{bucket}/blobs"}

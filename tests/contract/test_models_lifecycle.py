@@ -32,8 +32,8 @@ def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 @pytest.fixture
-def trained(make_server: Any, s3: Any) -> tuple[Any, Any, Any]:
-    server = make_server(**FAST_TRAINING)
+def trained(make_server: Any, s3: Any, engine_settings: dict[str, Any]) -> tuple[Any, Any, Any]:
+    server = make_server(**FAST_TRAINING, **engine_settings)
     lv = lookoutvision_client(server.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket="models-output")
     lv.create_project(ProjectName="widgets")
@@ -197,7 +197,8 @@ def test_model_lifecycle(trained: tuple[Any, Any, Any]) -> None:
     with server.runtime.db.begin() as conn:
         row = conn.execute(models_table.select().where(models_table.c.arn == arn)).one()
     server.runtime.blobs.put_named(row.onnx_blob, b"this is not an ONNX model")
-    (server.data_dir / "hosting" / f"model-{row.id}.onnx").unlink()
+    # the local engine keeps a copy beside its units; Ray replicas read the blob store
+    (server.data_dir / "hosting" / f"model-{row.id}.onnx").unlink(missing_ok=True)
     lv.start_model(ProjectName="widgets", ModelVersion="1", MinInferenceUnits=1)
     failed = wait_model(lv, "widgets", "1", {"HOSTED", "HOSTING_FAILED"})
     assert failed["Status"] == "HOSTING_FAILED"

@@ -54,6 +54,14 @@ def serve(
         list[str] | None,
         typer.Option(help="ACCOUNT=BUCKET[/PREFIX]: S3 an account may read and write (repeatable)."),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="Where trainings and inference units run: local (default) or ray."),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="The Ray cluster for --engine ray: auto, ray://head:10001 or head:6379."),
+    ] = None,
 ) -> None:
     """Run the OpenLookout server (settings: OPENLOOKOUT_* environment, then these flags)."""
     settings = settings_from_flags(
@@ -69,6 +77,8 @@ def serve(
         insecure_no_auth=insecure_no_auth,
         allowed_hosts=tuple(allowed_host) if allowed_host else None,
         s3_allow=tuple(s3_allow) if s3_allow else None,
+        engine=engine,
+        ray_address=ray_address,
     )
     run_server(settings)
 
