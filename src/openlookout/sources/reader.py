@@ -52,7 +52,6 @@ def upload_ref(sha256: str, name: str) -> str:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 LABEL_FOLDERS = {"normal": "normal", "anomaly": "anomaly"}
 DEFAULT_LIST_LIMIT = 100_000
-_READ_PIECE = 1 << 20
 
 FoundLabel = Literal["normal", "anomaly"]
 
@@ -149,15 +148,9 @@ class SourceReader:
         version_id: str | None = None,
     ) -> bytes:
         """The bytes behind ``ref`` as ``access`` allows: at most ``max_bytes`` or ``SourceError``."""
-        uri = self.resolve(ref, base)
-        if uri.startswith("s3://"):
-            access.require(*split_s3_uri(uri))
-            return self._read_s3(uri, max_bytes, version_id)
-        if version_id is not None:
-            raise SourceError(f"a version id applies only to s3:// references, not {uri}")
-        if uri.startswith(UPLOAD_SCHEME):
-            return self._read_upload(uri, max_bytes, access)
-        return self._read_file(self.local_path(uri), uri, max_bytes)
+        opened = self.open_stream(ref, access=access, base=base, max_bytes=max_bytes, version_id=version_id)
+        with opened as stream:
+            return stream.read()
 
     def open_stream(
         self,
@@ -190,6 +183,8 @@ class SourceReader:
             raise SourceError(f"{uri} cannot be opened: {_os_reason(exc)}") from None
         try:
             info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise SourceError(f"{uri} is a folder, not a file")
             if not stat.S_ISREG(info.st_mode):
                 raise SourceError(f"{uri} is not a regular file")
             if info.st_size > max_bytes:
@@ -267,29 +262,6 @@ class SourceReader:
     def _inside_roots(self, path: Path) -> bool:
         return any(path == root or path.is_relative_to(root) for root in self.allowed_roots)
 
-    def _read_file(self, real: Path, uri: str, max_bytes: int) -> bytes:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        try:
-            fd = os.open(real, flags)
-        except OSError as exc:
-            raise SourceError(f"{uri} cannot be opened: {_os_reason(exc)}") from None
-        try:
-            info = os.fstat(fd)
-            if stat.S_ISDIR(info.st_mode):
-                raise SourceError(f"{uri} is a folder, not a file")
-            if not stat.S_ISREG(info.st_mode):
-                raise SourceError(f"{uri} is not a regular file")
-            if info.st_size > max_bytes:
-                raise SourceError(f"{uri} is {info.st_size} bytes, more than the limit of {max_bytes} bytes")
-            data = _read_capped(lambda n: os.read(fd, n), max_bytes)
-        except OSError as exc:
-            raise SourceError(f"{uri} cannot be read: {_os_reason(exc)}") from None
-        finally:
-            os.close(fd)
-        if data is None:
-            raise SourceError(f"{uri} is more than the limit of {max_bytes} bytes")
-        return data
-
     def _read_upload(self, uri: str, max_bytes: int, access: SourceAccess) -> bytes:
         match = _UPLOAD_REF.fullmatch(uri)
         assert match is not None  # resolve() checked the form
@@ -314,34 +286,6 @@ class SourceReader:
             if self._client is None:
                 self._client = make_s3_client(self.s3_endpoint_url, self.region)
             return self._client
-
-    def _read_s3(self, uri: str, max_bytes: int, version_id: str | None) -> bytes:
-        bucket, key = split_s3_uri(uri)
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if version_id is not None:
-            kwargs["VersionId"] = version_id
-        what = uri if version_id is None else f"{uri} (version {version_id})"
-        try:
-            response = self._s3().get_object(**kwargs)
-            body = response["Body"]
-            try:
-                length = response.get("ContentLength")
-                if isinstance(length, int) and length > max_bytes:
-                    raise SourceError(f"{what} is {length} bytes, more than the limit of {max_bytes} bytes")
-                data = _read_capped(body.read, max_bytes)
-            finally:
-                body.close()
-        except ClientError as exc:
-            raise SourceError(_s3_reason(exc, what, bucket)) from None
-        except NoCredentialsError:
-            raise SourceError(
-                f"{what} cannot be read: no S3 credentials are configured on this server"
-            ) from None
-        except BotoCoreError as exc:
-            raise SourceError(f"{what} cannot be read: {exc}") from None
-        if data is None:
-            raise SourceError(f"{what} is more than the limit of {max_bytes} bytes")
-        return data
 
     # ------------------------------------------------------------------------------- listing
 
@@ -443,21 +387,6 @@ def _file_uri_path(uri: str) -> str:
     if "\x00" in path:
         raise SourceError(f"{uri!r} contains a NUL character")
     return os.path.normpath(path)
-
-
-def _read_capped(read: Any, max_bytes: int) -> bytes | None:
-    """Read until EOF but at most ``max_bytes + 1`` bytes; None when the source is larger."""
-    pieces: list[bytes] = []
-    total = 0
-    while True:
-        piece = read(min(_READ_PIECE, max_bytes + 1 - total))
-        if not piece:
-            break
-        pieces.append(piece)
-        total += len(piece)
-        if total > max_bytes:
-            return None
-    return b"".join(pieces)
 
 
 def _bytes_stream(data: bytes, uri: str, max_bytes: int) -> CappedStream:
