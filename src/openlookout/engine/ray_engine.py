@@ -32,6 +32,7 @@ from typing import Any
 
 import ray
 from ray import serve
+from ray._private import auto_init_hook
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 from ray.serve.config import ProxyLocation
 from ray.serve.exceptions import BackPressureError
@@ -60,6 +61,10 @@ DEPLOYMENT = "unit"
 _ALIVE = {"RUNNING", "DEPLOYING", "UNHEALTHY"}
 
 _RemoteRunner = ray.remote(TrainingRunner)
+
+# Ray's calls start a fresh local Ray when none is joined. A server must never do that: after
+# ``ray.shutdown`` Serve's handle threads may still call Ray once more while they wind down.
+auto_init_hook.enable_auto_connect = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,11 @@ class RayEngine:
             return
         self._stop.set()
         self._waiters.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            hosted, self._hosted = list(self._hosted.values()), {}
+        for model in hosted:  # stop the handles' routers before leaving the cluster
+            with contextlib.suppress(Exception):
+                model.handle.shutdown()
         _leave()
 
     # -- names --------------------------------------------------------------------------------
@@ -289,8 +299,11 @@ class RayEngine:
 
     def undeploy(self, model_id: int) -> None:
         with self._lock:
-            self._hosted.pop(model_id, None)
+            hosted = self._hosted.pop(model_id, None)
             self._statuses_at = 0.0
+        if hosted is not None:
+            with contextlib.suppress(Exception):
+                hosted.handle.shutdown()
         name = self.app_name(model_id)
         if name in self._app_statuses(fresh=True):
             serve.delete(name, _blocking=True)
