@@ -29,6 +29,7 @@ from openlookout.service import (
     blob_gc,
     dataset_jobs,
     hosting_control,
+    metrics_gauges,
     model_training,
     packaging,
     trial_detection,
@@ -126,6 +127,7 @@ def build_runtime(
             pager=pager,
             s3=s3,
         )
+        runtime.metrics.watch(metrics_gauges.gauge_sources(runtime))
         register_job_kinds(runner)
         if settings.gc_interval_s > 0:
             runner.every("blob-collector", settings.gc_interval_s, collect_periodically)

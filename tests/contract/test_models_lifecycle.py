@@ -14,6 +14,7 @@ from tests.contract.test_models_support import (
     WIDTH,
     classification_line,
     create_dataset,
+    scrape,
     upload_images,
     wait_dataset,
     wait_model,
@@ -175,6 +176,26 @@ def test_model_lifecycle(trained: tuple[Any, Any, Any]) -> None:
     with pytest.raises(ClientError) as excinfo:
         lv.detect_anomalies(ProjectName="widgets", ModelVersion="7", Body=normal, ContentType="image/png")
     assert error_code(excinfo) == "ResourceNotFoundException"
+
+    # the metrics count what this model answered, by error code (a content type refused before
+    # the model is known, and version 7, are not counted), its units and the training
+    found = scrape(server.url)
+    model = (("account", "000000000000"), ("project", "widgets"), ("version", "1"))
+    errors = {
+        code: found.get(
+            ("openlookout_detect_anomalies_errors_total", (*model[:1], ("error", code), *model[1:]))
+        )
+        for code in ("ConflictException", "ValidationException")
+    }
+    assert errors == {"ConflictException": 1, "ValidationException": 3}
+    assert found[("openlookout_detect_anomalies_total", model)] == 7
+    assert found[("openlookout_detect_anomalies_seconds_count", model)] == 7
+    assert found[("openlookout_inference_units", model)] == 1
+    assert found[("openlookout_detect_queue_depth", model)] == 0
+    engine = server.runtime.engine.name
+    assert found[("openlookout_training_seconds_count", (("engine", engine), ("outcome", "trained")))] == 1
+    assert found[("openlookout_jobs", (("kind", "model.train"), ("state", "done")))] == 1
+    assert found[("openlookout_imported_images_total", ())] == 30
 
     # a running model cannot be deleted, nor its project
     with pytest.raises(ClientError) as excinfo:

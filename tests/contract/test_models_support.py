@@ -139,3 +139,17 @@ def insert_model_row(runtime: Any, project: str, version: int = 1, status: str =
             updated_at=now,
         )
     return arn
+
+
+def scrape(server_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The server's ``/metrics`` as {(sample name, sorted labels): value}."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = httpx.get(f"{server_url}/metrics", timeout=10)
+    assert answer.status_code == 200, answer.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }

@@ -26,6 +26,7 @@ from openlookout.api.errors import UnknownOperationException, error_response
 from openlookout.api.extensions import extension_routes
 from openlookout.api.heatmap import heatmap_routes
 from openlookout.api.http import new_request_id
+from openlookout.api.metrics_route import metrics_routes
 from openlookout.api.request_guard import RequestGuard, allowed_host_names
 from openlookout.api.wire import MAX_JSON_BODY_BYTES, Handler, WireApi
 from openlookout.auth.credentials import KeyStore
@@ -58,6 +59,7 @@ def create_app(
     routes = (
         extension_routes(runtime, model, auth)
         + heatmap_routes(runtime, model, auth)
+        + metrics_routes(runtime)
         + console_routes(runtime, keys)
     )
     hosts = allowed_host_names(settings.host, settings.allowed_hosts)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from openlookout.blobs.base import BlobStore
 from openlookout.engine.base import Engine
 from openlookout.jobs.runner import JobRunner
+from openlookout.service.metrics import ServiceMetrics
 from openlookout.service.paging import Pager
 from openlookout.settings import Settings
 from openlookout.sources.reader import SourceReader
@@ -39,3 +40,5 @@ class Runtime:
     # The boto3 S3 client for the service's outputs (evaluation files, edge packages), made by
     # ``sources.s3.make_s3_client`` like the clients that read references.
     s3: Any
+    # The Prometheus registry and counters of this server (``GET /metrics``).
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)

@@ -177,15 +177,18 @@ def _run_ingest(
     fail = _fail_create if creating else _roll_back
     if not _status_is(runtime, dataset_id, expected):
         return
+    started = time.monotonic()
     try:
+        parsed = batch()
         ingest(
             runtime,
             dataset_id,
-            batch(),
+            parsed,
             progress=_progress_writer(runtime, dataset_id),
             replace_all=creating,
             finish=_finisher(done),
         )
+        runtime.metrics.observe_import(len(parsed.candidates), time.monotonic() - started)
     except IngestError as exc:
         fail(runtime, dataset_id, exc.message)
     except Exception as exc:

@@ -20,13 +20,19 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from openlookout.errors import InternalServerException, ThrottlingException, ValidationException
+from openlookout.errors import (
+    InternalServerException,
+    ServiceError,
+    ThrottlingException,
+    ValidationException,
+)
 from openlookout.hosting.pool import HostingError, PoolBusy
 from openlookout.imaging.admission import admit_image
 from openlookout.imaging.images import ImageRejected
 from openlookout.service import hosting_control
 from openlookout.service.context import RequestContext, Runtime
 from openlookout.service.lookups import resolve_model
+from openlookout.service.metrics import DetectObservation
 from openlookout.service.states import MODEL_SERVING
 
 CONTENT_TYPES = {"image/png": "png", "image/jpeg": "jpeg"}
@@ -83,13 +89,16 @@ def submit(
     body: bytes | None,
     *,
     heatmap: bool = False,
+    observation: DetectObservation | None = None,
 ) -> PendingDetection:
     """Check a DetectAnomalies request and hand the image to the model's units (see the module doc);
     ThrottlingException at once when the model's queue is already deeper than its units serve in
-    ``detect_queue_s`` seconds."""
+    ``detect_queue_s`` seconds. ``observation`` learns which model the request is for (metrics)."""
     declared = content_format(content_type)
     with runtime.db.begin() as conn:
         _, model = resolve_model(conn, ctx, project_name, version)
+    if observation is not None:
+        observation.model(project_name, model.version)
     if model.status not in MODEL_SERVING:
         raise hosting_control.conflict_not_hosted(project_name, model)
     if not body:
@@ -138,31 +147,53 @@ def detect(
 class PendingAnswer:
     """DetectAnomalies' output members still being computed: ``await wait()`` gives them."""
 
-    def __init__(self, detection: PendingDetection) -> None:
+    def __init__(self, detection: PendingDetection, observation: DetectObservation) -> None:
         self.detection = detection
+        self.observation = observation
 
     async def wait(self) -> dict[str, Any]:
-        return {"DetectAnomalyResult": await self.detection.wait()}
+        try:
+            result = await self.detection.wait()
+        except ServiceError as exc:
+            self.observation.failed(exc.code)
+            raise
+        self.observation.done()
+        return {"DetectAnomalyResult": result}
 
 
 def submit_detect_anomalies(
-    runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
+    runtime: Runtime, ctx: RequestContext, params: dict[str, Any], observation: DetectObservation
 ) -> PendingDetection:
-    """DetectAnomalies' checks and submission; the caller waits for the answer."""
-    return submit(
-        runtime,
-        ctx,
-        str(params["ProjectName"]),
-        str(params["ModelVersion"]),
-        params.get("ContentType"),
-        params.get("Body"),
-    )
+    """DetectAnomalies' checks and submission, measured by ``observation``; the caller waits for
+    the answer."""
+    try:
+        return submit(
+            runtime,
+            ctx,
+            str(params["ProjectName"]),
+            str(params["ModelVersion"]),
+            params.get("ContentType"),
+            params.get("Body"),
+            observation=observation,
+        )
+    except ServiceError as exc:
+        observation.failed(exc.code)
+        raise
 
 
 def start_detect_anomalies(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> PendingAnswer:
     """DetectAnomalies for the API, which awaits the answer in its event loop."""
-    return PendingAnswer(submit_detect_anomalies(runtime, ctx, params))
+    observation = DetectObservation(runtime.metrics, ctx.account_id)
+    return PendingAnswer(submit_detect_anomalies(runtime, ctx, params, observation), observation)
 
 
 def detect_anomalies(runtime: Runtime, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    return {"DetectAnomalyResult": submit_detect_anomalies(runtime, ctx, params).result()}
+    observation = DetectObservation(runtime.metrics, ctx.account_id)
+    detection = submit_detect_anomalies(runtime, ctx, params, observation)
+    try:
+        result = detection.result()
+    except ServiceError as exc:
+        observation.failed(exc.code)
+        raise
+    observation.done()
+    return {"DetectAnomalyResult": result}

@@ -169,6 +169,7 @@ def run_training(runtime: Runtime, payload: dict[str, Any]) -> None:
         image_size=settings.training_image_size,
         threads=settings.training_threads,
     )
+    started = time.monotonic()
     try:
         outcome = runtime.engine.run_training(
             training_key(model_id), Training(plan), lambda message: _note(runtime, model_id, message)
@@ -177,9 +178,14 @@ def run_training(runtime: Runtime, payload: dict[str, Any]) -> None:
         raise JobInterrupted(str(exc)) from None
     except Exception as exc:  # never leave the model TRAINING because of a bug
         log.exception("training of model %s failed unexpectedly", model_id)
+        runtime.metrics.observe_training(runtime.engine.name, "failed", time.monotonic() - started)
         _fail(runtime, model_id, f"training failed unexpectedly ({type(exc).__name__}: {exc}); try again")
         return
-    if "failed" in outcome:
+    failed = "failed" in outcome
+    runtime.metrics.observe_training(
+        runtime.engine.name, "failed" if failed else "trained", time.monotonic() - started
+    )
+    if failed:
         _fail(runtime, model_id, str(outcome["failed"]))
         return
     with runtime.db.begin() as conn:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, update
 
 from openlookout.store.tables import jobs
 
@@ -160,3 +160,11 @@ def prune_finished(conn: Connection, *, finished_before: float) -> int:
         delete(jobs).where(jobs.c.state.in_([DONE, FAILED]), jobs.c.updated_at < finished_before)
     )
     return int(result.rowcount or 0)
+
+
+def counts_by_kind_and_state(conn: Connection) -> list[tuple[str, str, int]]:
+    """(kind, state, number of jobs) for every kind and state that has jobs (the metrics)."""
+    rows = conn.execute(
+        select(jobs.c.kind, jobs.c.state, func.count()).group_by(jobs.c.kind, jobs.c.state)
+    ).all()
+    return [(str(kind), str(state), int(count)) for kind, state, count in rows]

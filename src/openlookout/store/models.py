@@ -6,6 +6,7 @@ rows, so version numbers keep growing within a project (``next_version`` counts 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,3 +264,16 @@ def labeled_entries(
         TrainingEntry(r.dataset_type, r.source_ref, r.label, r.image_sha256, r.mask_sha256, r.entry_json)
         for r in rows
     ]
+
+
+def model_names(conn: Connection, model_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
+    """(account_id, project name, version) of each of ``model_ids`` that exists."""
+    wanted = list(model_ids)
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(models.c.id, projects.c.account_id, projects.c.name, models.c.version)
+        .join(projects, projects.c.id == models.c.project_id)
+        .where(models.c.id.in_(wanted))
+    ).all()
+    return {int(r.id): (str(r.account_id), str(r.name), int(r.version)) for r in rows}
