@@ -1,16 +1,20 @@
 """Two API servers on one PostgreSQL, one S3 blob store and one Ray cluster serve the same
 installation: paging tokens and ClientTokens cross servers, every job runs once, a model trained
-as a Ray task and hosted on Ray Serve (1 to 2 replicas) answers through both servers, keeps
-answering while Ray replaces a killed replica, and stops through either."""
+on Ray goes on training while the server that started it restarts (which then re-attaches to
+it), hosted on Ray Serve (1 to 2 replicas) it answers through both servers, stays hosted (the
+same replicas) across a server restart, keeps answering while Ray replaces a killed replica, and
+stops through either."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+import ray
 from botocore.exceptions import ClientError
 from tests.contract.conftest import LiveServer
 from tests.contract.test_models_support import (
@@ -24,6 +28,7 @@ from tests.helpers.ray_cluster import RayCluster
 from tests.helpers.synthetic import png_image
 
 from openlookout.client import lookoutvision_client
+from openlookout.service.model_training import training_key
 from openlookout.store.tables import jobs, models
 
 BUCKET = "scale-out-data"
@@ -31,9 +36,10 @@ OUTPUT = {"S3Location": {"Bucket": "scale-out-output", "Prefix": "runs/"}}
 
 
 @pytest.fixture
-def two_servers(
+def start_server(
     make_server: Any, s3: Any, fresh_postgres_url: str, ray_cluster: RayCluster
-) -> tuple[LiveServer, LiveServer]:
+) -> Callable[..., LiveServer]:
+    """Starts a server of the installation (``data_dir=`` restarts one)."""
     s3.create_bucket(Bucket="scale-out-blobs")
     s3.create_bucket(Bucket="scale-out-output")
     shared = {
@@ -44,7 +50,11 @@ def two_servers(
         "paging_secret": "a shared secret of at least thirty-two bytes",
         **FAST_TRAINING,
     }
-    return make_server(**shared), make_server(**shared)
+
+    def start(**overrides: Any) -> LiveServer:
+        return make_server(**shared, **overrides)  # type: ignore[no-any-return]
+
+    return start
 
 
 def client(server: LiveServer) -> Any:
@@ -58,10 +68,28 @@ def detect(lv: Any, image: bytes) -> dict[str, Any]:
     return answer
 
 
-def test_two_servers_share_projects_jobs_and_a_model_hosted_on_ray(
-    two_servers: tuple[LiveServer, LiveServer], s3: Any
+def restart(server: LiveServer, start_server: Callable[..., LiveServer]) -> LiveServer:
+    """Stop ``server`` and start it again (the same data folder, so the same node id)."""
+    server.stop()
+    return start_server(data_dir=server.data_dir)
+
+
+def training_actor(engine: Any, model_id: int) -> Any:
+    """The Ray actor running the model's training, once it exists (it is named after the model)."""
+    name = engine.training_name(training_key(model_id))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return ray.get_actor(name, namespace=engine.options.namespace)
+        except ValueError:  # not created yet
+            assert time.monotonic() < deadline, "no Ray actor runs the training"
+            time.sleep(0.02)
+
+
+def test_servers_share_projects_jobs_and_a_model_on_ray(
+    start_server: Callable[..., LiveServer], s3: Any
 ) -> None:
-    first, second = two_servers
+    first, second = start_server(), start_server()
     a, b = client(first), client(second)
 
     # a paging token of one server is good on the other
@@ -78,8 +106,26 @@ def test_two_servers_share_projects_jobs_and_a_model_hosted_on_ray(
     assert again["ModelMetadata"]["ModelArn"] == created["ModelMetadata"]["ModelArn"]
     assert [m["ModelVersion"] for m in b.list_models(ProjectName="plant")["Models"]] == ["1"]
 
+    # the server training it stops mid-way: the training goes on in the cluster, and the server,
+    # restarted, takes the job back and waits for that same training
+    model_id = created_model_id(first)
+    training_actor(first.runtime.engine, model_id)
+    with first.runtime.db.begin() as conn:
+        owner = conn.execute(jobs.select().where(jobs.c.kind == "model.train")).one().owner
+    trainer, other = (first, second) if owner == first.runtime.jobs.node_id else (second, first)
+    trainer.stop()
+    status = client(other).describe_model(ProjectName="plant", ModelVersion="1")["ModelDescription"]
+    assert status["Status"] == "TRAINING"
+    # the training's actor runs on with no server waiting for it
+    training_actor(other.runtime.engine, model_id)
+    trainer = start_server(data_dir=trainer.data_dir)
+    first, second = trainer, other
+    a, b = client(first), client(second)
     trained = wait_model(b, "plant", "1", {"TRAINED", "TRAINING_FAILED"})
     assert trained["Status"] == "TRAINED", trained.get("StatusMessage")
+    with first.runtime.db.begin() as conn:
+        job = conn.execute(jobs.select().where(jobs.c.kind == "model.train")).one()
+    assert (job.state, job.attempts) == ("done", 2)
 
     assert a.start_model(ProjectName="plant", ModelVersion="1", MinInferenceUnits=1, MaxInferenceUnits=2)[
         "Status"
@@ -94,11 +140,16 @@ def test_two_servers_share_projects_jobs_and_a_model_hosted_on_ray(
     assert detect(b, normal)["IsAnomalous"] is False
     assert detect(a, anomalous)["IsAnomalous"] is True
 
-    # kill a replica process: the model keeps answering (a request in the way is retried)
-    with first.runtime.db.begin() as conn:
-        model_id = conn.execute(models.select()).one().id
-    engine: Any = second.runtime.engine
+    # a server restart leaves the model hosted on the same replicas
+    engine = second.runtime.engine
     victim = engine.replica_pid(model_id)
+    first = restart(first, start_server)
+    a = client(first)
+    assert a.describe_model(ProjectName="plant", ModelVersion="1")["ModelDescription"]["Status"] == "HOSTED"
+    assert detect(a, anomalous)["IsAnomalous"] is True
+    assert engine.replica_pid(model_id) == victim
+
+    # kill a replica process: the model keeps answering (a request in the way is retried)
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 60
     answered = 0
@@ -122,10 +173,15 @@ def test_two_servers_share_projects_jobs_and_a_model_hosted_on_ray(
     assert excinfo.value.response["Error"]["Code"] == "ConflictException"
     assert not first.runtime.engine.is_deployed(model_id)
 
-    # every job of both servers ran exactly once
+    # every other job of the servers ran exactly once
     assert first.runtime.jobs.wait_idle(30) and second.runtime.jobs.wait_idle(30)
     with first.runtime.db.begin() as conn:
-        rows = conn.execute(jobs.select()).all()
-    assert {row.kind for row in rows} >= {"model.train"}
-    again = [(row.kind, row.state, row.attempts) for row in rows if (row.state, row.attempts) != ("done", 1)]
-    assert again == []
+        rows = conn.execute(jobs.select().where(jobs.c.kind != "model.train")).all()
+    assert [row.kind for row in rows] == ["dataset.import_manifest"]
+    reruns = [(row.kind, row.state, row.attempts) for row in rows if (row.state, row.attempts) != ("done", 1)]
+    assert reruns == []
+
+
+def created_model_id(server: LiveServer) -> int:
+    with server.runtime.db.begin() as conn:
+        return int(conn.execute(models.select()).one().id)
