@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import ray
 from botocore.exceptions import ClientError
 from tests.contract.conftest import LiveServer
 from tests.contract.test_models_support import (
@@ -76,6 +75,8 @@ def restart(server: LiveServer, start_server: Callable[..., LiveServer]) -> Live
 
 def training_actor(engine: Any, model_id: int) -> Any:
     """The Ray actor running the model's training, once it exists (it is named after the model)."""
+    import ray  # only with the ray extra (the ray_cluster fixture skips the test without it)
+
     name = engine.training_name(training_key(model_id))
     deadline = time.monotonic() + 60
     while True:

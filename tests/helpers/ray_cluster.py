@@ -13,6 +13,7 @@ Without Ray installed the tests that need it fail in CI (``CI=true``) and are sk
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -53,8 +54,11 @@ class RayCluster:
 
 
 def ray_binary() -> Path | None:
-    """The ``ray`` command of this interpreter's environment, or None when Ray is not installed."""
+    """The ``ray`` command of this interpreter's environment, or None when Ray is not installed
+    (or cannot be imported by this interpreter)."""
     candidate = Path(sys.executable).parent / "ray"
+    if importlib.util.find_spec("ray") is None:
+        return None
     return candidate if candidate.exists() else None
 
 
