@@ -154,12 +154,17 @@ ENGINES = ("local", "ray")
 
 
 @pytest.fixture(params=ENGINES)
-def engine_settings(request: pytest.FixtureRequest, s3: Any) -> dict[str, Any]:
+def engine_settings(request: pytest.FixtureRequest, s3_endpoint: str) -> dict[str, Any]:
     """Server settings for each engine (see the module doc); ``ray`` needs the Ray cluster."""
-    if request.param == "local":
+    return settings_for_engine(request, str(request.param), s3_endpoint)
+
+
+def settings_for_engine(request: pytest.FixtureRequest, engine: str, s3_endpoint: str) -> dict[str, Any]:
+    """``{}`` for the local engine; for ``ray`` the session's cluster and a fresh blob bucket."""
+    if engine == "local":
         return {}
     cluster: RayCluster = request.getfixturevalue("ray_cluster")
     bucket = f"ray-blobs-{len(cluster.buckets)}"
     cluster.buckets.append(bucket)
-    s3.create_bucket(Bucket=bucket)
+    s3_client(s3_endpoint).create_bucket(Bucket=bucket)
     return {"engine": "ray", "ray_address": cluster.address, "blob_url": f"s3://{bucket}/blobs"}

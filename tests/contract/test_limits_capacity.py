@@ -1,4 +1,5 @@
-"""Capacity limits over the wire (issue 14, item 6), on a model served by a tiny ONNX graph.
+"""Capacity limits over the wire (issue 14, item 6), on a model served by a tiny ONNX graph, on
+both engines (inference units as this server's child processes, or as Ray Serve replicas).
 
 - 200 concurrent DetectAnomalies on one unit: today's main queued them for 13-24 s; here the ones
   beyond what the unit serves within ``detect_queue_s`` get ThrottlingException (HTTP 429, with
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.contract.conftest import LiveServer, _start_server
+from tests.contract.conftest import ENGINES, LiveServer, _start_server, settings_for_engine
 from tests.contract.test_models_support import insert_model_row, wait_model
 from tests.helpers.bad_images import poison_png, rotated_jpeg
 from tests.helpers.synthetic import png_image
@@ -29,10 +30,13 @@ from openlookout.store import models as model_store
 PROJECT = "capacity"
 
 
-@pytest.fixture(scope="module")
-def hosted(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[tuple[LiveServer, Any]]:
+@pytest.fixture(scope="module", params=ENGINES)
+def hosted(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str
+) -> Iterator[tuple[LiveServer, Any]]:
     folder = tmp_path_factory.mktemp("capacity")
-    live = _start_server(folder, s3_endpoint, {"server_inference_units": 2, "detect_queue_s": 0.3})
+    engine = settings_for_engine(request, str(request.param), s3_endpoint)
+    live = _start_server(folder, s3_endpoint, {"server_inference_units": 2, "detect_queue_s": 0.3, **engine})
     onnx = build_model(folder / "model.onnx", height=768, width=1024).read_bytes()
     lv = lookoutvision_client(live.url, retries={"total_max_attempts": 1}, max_pool_connections=64)
     lv.create_project(ProjectName=PROJECT)
