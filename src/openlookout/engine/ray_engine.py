@@ -313,8 +313,13 @@ class RayEngine:
     ) -> Future[dict[str, Any]]:
         if self.closed:
             raise HostingError("the server is shutting down")
-        hosted = self._hosted_model(model_id)
-        units = max(1, self._running_units(model_id))
+        try:
+            hosted = self._hosted_model(model_id)
+            units = max(1, self._running_units(model_id))
+        except Exception as exc:  # the application went away (stopped through another server)
+            raise HostingError(
+                f"the model's Ray Serve application is not reachable: {_first_line(exc)}"
+            ) from exc
         with hosted.lock:
             waiting = max(0, hosted.in_flight - units)
             if waiting >= MAX_WAITING:
