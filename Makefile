@@ -4,13 +4,15 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Extras installed into .venv; CI adds ray so the Ray engine's tests run (.ci/run). Other extras
+# than the default get a stamp of their own, so asking for them installs them into an existing venv.
+EXTRAS ?= train,postgres,dev
+comma := ,
+STAMP := $(VENV)/.installed$(if $(filter-out train$(comma)postgres$(comma)dev,$(EXTRAS)),-$(subst $(comma),-,$(EXTRAS)))
 # Optional extra package index for torch (for example the CPU-only wheel index). Empty: the
 # configured registries only. torch stays pinned: a looser pin pulls gigabytes of CUDA wheels.
 TORCH_INDEX ?=
 TORCH_PIN := torch==2.13.0
-# Extras installed into .venv; CI adds ray so the Ray engine's tests run (.ci/run).
-EXTRAS ?= train,postgres,dev
 
 HOST ?= 127.0.0.1
 PORT ?= 8080
