@@ -1,5 +1,5 @@
 """A segmentation model through real boto3: masks with a colour map in, Anomalies and AnomalyMask
-out; the hosted model comes back after a server restart."""
+out; the hosted model comes back after a server restart. On both engines (``engine_settings``)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,10 @@ def pyapprox(value: float) -> Any:
     return pytest.approx(value, abs=1e-6)
 
 
-def test_segmentation_model_and_hosting_across_a_restart(make_server: Any, s3: Any) -> None:
-    first = make_server(**FAST_TRAINING)
+def test_segmentation_model_and_hosting_across_a_restart(
+    make_server: Any, s3: Any, engine_settings: dict[str, Any]
+) -> None:
+    first = make_server(**FAST_TRAINING, **engine_settings)
     lv = lookoutvision_client(first.url, retries={"total_max_attempts": 1})
     s3.create_bucket(Bucket="seg-output")
     lv.create_project(ProjectName="plates")
@@ -100,7 +102,7 @@ def test_segmentation_model_and_hosting_across_a_restart(make_server: Any, s3: A
 
     # restart: the model is still HOSTED and answers the same
     first.stop()
-    second = make_server(data_dir=first.data_dir, **FAST_TRAINING)
+    second = make_server(data_dir=first.data_dir, **FAST_TRAINING, **engine_settings)
     again = lookoutvision_client(second.url, retries={"total_max_attempts": 1})
     assert (
         again.describe_model(ProjectName="plates", ModelVersion="1")["ModelDescription"]["Status"] == "HOSTED"
