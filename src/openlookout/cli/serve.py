@@ -52,7 +52,9 @@ def serve(
     ] = None,
     s3_allow: Annotated[
         list[str] | None,
-        typer.Option(help="ACCOUNT=BUCKET or ACCOUNT=BUCKET/PREFIX: S3 an account may read and write (repeatable)."),
+        typer.Option(
+            help="ACCOUNT=BUCKET or ACCOUNT=BUCKET/PREFIX: S3 an account may read and write (repeatable)."
+        ),
     ] = None,
     engine: Annotated[
         str | None,
