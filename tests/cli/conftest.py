@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from tests.contract.conftest import LiveServer, lv, make_server, s3, s3_endpoint, server
 from typer.testing import CliRunner
@@ -54,6 +59,27 @@ def dead_endpoint() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def start_serve(endpoint: str, *flags: str) -> tuple[subprocess.Popen[str], httpx.Response]:
+    """``openlookout serve --port <endpoint's port> <flags>`` as a child process (without this
+    environment's OPENLOOKOUT_* settings), and its answer to the first ListProjects once it
+    listens. The caller stops it (SIGINT) and reads its output."""
+    port = endpoint.rsplit(":", 1)[1]
+    command = [sys.executable, "-m", "openlookout.cli", "serve", "--port", port, *flags]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLOOKOUT_")}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(process.communicate()[0])
+        try:
+            return process, httpx.get(f"{endpoint}/2020-11-20/projects", timeout=1)
+        except httpx.TransportError:
+            if time.monotonic() >= deadline:
+                process.kill()
+                raise AssertionError("the server did not start within 30 s") from None
+            time.sleep(0.1)
 
 
 def assert_one_line_error(result: CliResult, starts_with: str, exit_code: int = 1) -> str:

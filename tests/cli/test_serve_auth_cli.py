@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-from tests.cli.conftest import assert_one_line_error, invoke
+from tests.cli.conftest import assert_one_line_error, invoke, start_serve
 from tests.helpers.auth import A1, client_for, write_credentials
 
 from openlookout.auth.credentials import AccessKey, read_credentials
@@ -66,21 +62,9 @@ def test_a_served_credentials_file_is_reloaded_on_change_and_on_sighup(
     tmp_path: Path, dead_endpoint: str
 ) -> None:
     keys = write_credentials(tmp_path / "keys.csv", [A1])
-    port = dead_endpoint.rsplit(":", 1)[1]
-    flags = ["--port", port, "--data-dir", str(tmp_path / "d"), "--credentials-file", str(keys)]
-    command = [sys.executable, "-m", "openlookout.cli", "serve", *flags]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLOOKOUT_")}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    flags = ["--data-dir", str(tmp_path / "d"), "--credentials-file", str(keys)]
+    process, unsigned = start_serve(dead_endpoint, *flags)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                unsigned = httpx.get(f"{dead_endpoint}/2020-11-20/projects", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start within 30 s"
-                time.sleep(0.1)
         assert unsigned.status_code == 403
         assert client_for(dead_endpoint, A1).list_projects()["Projects"] == []
         created = invoke("credentials", "create", "--account", "333333333333", "--file", str(keys))

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
-from tests.cli.conftest import assert_one_line_error, invoke
+from tests.cli.conftest import assert_one_line_error, invoke, start_serve
 
 from openlookout.cli.serve import settings_from_flags
 
@@ -27,19 +22,8 @@ def test_flags_override_the_environment(tmp_path: Path) -> None:
 def test_serve_starts_answers_and_stops_on_interrupt(tmp_path: Path, dead_endpoint: str) -> None:
     port = dead_endpoint.rsplit(":", 1)[1]
     data_dir = tmp_path / "data"
-    command = [sys.executable, "-m", "openlookout.cli", "serve", "--port", port, "--data-dir", str(data_dir)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLOOKOUT_")}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process, response = start_serve(dead_endpoint, "--data-dir", str(data_dir))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                response = httpx.get(f"{dead_endpoint}/2020-11-20/projects", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start within 30 s"
-                time.sleep(0.1)
         assert response.status_code == 200
         assert response.json() == {"Projects": []}
     finally:
