@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -100,26 +100,28 @@ class S3BlobStore:
         except BotoCoreError as exc:
             raise BlobError(f"cannot read {what}: {_describe(exc)}") from None
 
-    def _exists(self, object_key: str) -> bool:
+    def _unless_missing(self, verb: str, object_key: str, call: Callable[[], object]) -> bool:
+        """Run one S3 call on ``object_key``: True when it succeeded, False when the object is not
+        there; any other failure is a ``BlobError`` saying it could not ``verb`` the object."""
         try:
-            self.client.head_object(Bucket=self.bucket, Key=object_key)
+            call()
             return True
         except ClientError as exc:
             if _code(exc) in _MISSING_CODES:
                 return False
-            raise BlobError(f"cannot check s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
+            raise BlobError(f"cannot {verb} s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
         except BotoCoreError as exc:
-            raise BlobError(f"cannot check s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
+            raise BlobError(f"cannot {verb} s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
+
+    def _exists(self, object_key: str) -> bool:
+        return self._unless_missing(
+            "check", object_key, lambda: self.client.head_object(Bucket=self.bucket, Key=object_key)
+        )
 
     def _delete(self, object_key: str) -> None:
-        try:
-            self.client.delete_object(Bucket=self.bucket, Key=object_key)
-        except ClientError as exc:
-            if _code(exc) in _MISSING_CODES:
-                return
-            raise BlobError(f"cannot delete s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
-        except BotoCoreError as exc:
-            raise BlobError(f"cannot delete s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
+        self._unless_missing(
+            "delete", object_key, lambda: self.client.delete_object(Bucket=self.bucket, Key=object_key)
+        )
 
     def put(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()
@@ -131,20 +133,16 @@ class S3BlobStore:
 
     def _touch(self, object_key: str) -> bool:
         """Copy the object onto itself (its last-modified time becomes now); False if it is gone."""
-        try:
-            self.client.copy_object(
+        return self._unless_missing(
+            "write",
+            object_key,
+            lambda: self.client.copy_object(
                 Bucket=self.bucket,
                 Key=object_key,
                 CopySource={"Bucket": self.bucket, "Key": object_key},
                 MetadataDirective="REPLACE",
-            )
-            return True
-        except ClientError as exc:
-            if _code(exc) in _MISSING_CODES:
-                return False
-            raise BlobError(f"cannot write s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
-        except BotoCoreError as exc:
-            raise BlobError(f"cannot write s3://{self.bucket}/{object_key}: {_describe(exc)}") from None
+            ),
+        )
 
     def get(self, key: str) -> bytes:
         return self._get(self.key_for(key), f"blob {key}")
